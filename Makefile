@@ -1,0 +1,36 @@
+# Ember — the two commands a newcomer needs: `make demo` and `make test`.
+# Both install what they need themselves: Debian's OpenBLAS (apt-get) and all-MiniLM-L6-v2 (pip, into .model/).
+#
+# Everything is built in release with the host CPU's features (-target-cpu native): SwiftPM's default
+# x86-64 baseline has no FMA/AVX, which makes the SIMD kernels 3–40x slower, and debug builds run numeric
+# loops ~60x slower — too slow even for the tests. See ../shared/spec/swift-performance-notes.md.
+SWIFT_FLAGS ?= -c release -Xswiftc -target-cpu -Xswiftc native
+# Tests build in release too, with -enable-testing so unit tests can reach internal helpers.
+TEST_FLAGS = $(SWIFT_FLAGS) -Xswiftc -enable-testing
+EMBER = .build/release/ember
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test build deps model bench clean
+
+deps:
+	@dpkg -s libopenblas-dev >/dev/null 2>&1 || { \
+	  echo "installing libopenblas-dev (Debian)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev >/dev/null; }
+
+model:
+	@scripts/fetch-model.sh >/dev/null
+
+build: deps
+	swift build $(SWIFT_FLAGS) --product ember
+
+test: deps model
+	EMBER_MINILM_DIR="$$(scripts/fetch-model.sh)" swift test $(TEST_FLAGS) --disable-swift-testing
+
+demo: build model
+	@scripts/demo.sh "$(EMBER)" "$$(scripts/fetch-model.sh)"
+
+bench: build model
+	@scripts/bench_encode.sh "$(EMBER)" "$$(scripts/fetch-model.sh)"
+
+clean:
+	rm -rf .build

@@ -1,0 +1,42 @@
+// swift-tools-version:6.0
+// Ember: fine-tune and serve sentence-embedding models in Swift.
+//
+// Targets follow the architecture, bottom to top:
+//   CBLAS (Debian's OpenBLAS headers) → EmberCore (numeric core: buffers, BLAS, SIMD kernels)
+//   → EmberTokenizer (BERT WordPiece, identical to Hugging Face's)
+//   → EmberModel (safetensors, BERT encoder, pooling, model folders)
+//   → EmberCLI (the `ember` executable).
+// Build with `-Xswiftc -target-cpu -Xswiftc native` (the Makefile does): SwiftPM's x86-64 baseline has
+// no FMA/AVX and turns SIMD16 code into scalar libm calls (see ../shared/spec/swift-performance-notes.md).
+import PackageDescription
+
+let package = Package(
+    name: "Ember",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "Ember", targets: ["EmberCore", "EmberTokenizer", "EmberModel"]),
+        .executable(name: "ember", targets: ["EmberCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // Declarations only: OpenBLAS itself is loaded at run time (see EmberCore/BLAS.swift) so that
+        // Ember can choose the kernel set before the library initialises.
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "EmberCore", dependencies: ["CBLAS"]),
+        .target(name: "EmberTokenizer", dependencies: ["EmberCore"]),
+        .target(name: "EmberModel", dependencies: ["EmberCore", "EmberTokenizer"]),
+        .executableTarget(
+            name: "EmberCLI",
+            dependencies: ["EmberCore", "EmberTokenizer", "EmberModel",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "EmberCoreTests", dependencies: ["EmberCore"]),
+        .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberTokenizer"]),
+        .testTarget(name: "EmberModelTests", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel"]),
+        .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI"]),
+    ],
+    // Swift 5 language mode: the kernels share raw buffers across DispatchQueue.concurrentPerform
+    // workers by design (disjoint ranges), which Swift 6's Sendable checking cannot express.
+    swiftLanguageModes: [.v5]
+)

@@ -1,0 +1,92 @@
+import ArgumentParser
+import EmberCore
+import EmberModel
+import Foundation
+
+/// Shared flags: the model folder and the text input.
+struct ModelInput: ParsableArguments {
+    @Option(name: .long, help: "Model folder (sentence-transformers or Hugging Face BERT layout).")
+    var model: String
+
+    @Option(name: .long, help: "Texts: .txt (one per line), .jsonl, .csv or .tsv.")
+    var input: String
+
+    @Option(name: .long, help: "JSONL field / CSV column holding the text (default: text).")
+    var field: String?
+
+    func loadModel() throws -> SentenceModel {
+        let model = try SentenceModel(folder: URL(fileURLWithPath: self.model))
+        model.warnings.forEach(warn)
+        return model
+    }
+
+    func loadTexts() throws -> [String] {
+        try TextFiles.texts(from: URL(fileURLWithPath: input), field: field)
+    }
+}
+
+struct Encode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Embed texts with a model folder's own pipeline (tokenizer, encoder, pooling, Normalize).")
+
+    @OptionGroup var source: ModelInput
+
+    @Option(name: .long, help: "Embeddings file: .npy (float32 [N, D]) or .jsonl.")
+    var output: String
+
+    @Option(name: .long, help: "Texts per forward pass.")
+    var batchSize: Int = 32
+
+    @Option(name: .long, help: "Keep the first D dimensions and re-normalise (Matryoshka).")
+    var truncateDim: Int?
+
+    @Flag(name: .long, help: "Skip the Normalize module even if modules.json lists it.")
+    var noNormalize = false
+
+    func validate() throws {
+        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        if let truncateDim, truncateDim <= 0 { throw ValidationError("--truncate-dim must be positive, got \(truncateDim)") }
+        let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
+        guard ext == "npy" || ext == "jsonl" else {
+            throw ValidationError("--output \(output): unsupported type '.\(ext)' (use .npy or .jsonl)")
+        }
+    }
+
+    func run() throws {
+        let model = try source.loadModel()
+        let texts = try source.loadTexts()
+        var dim = model.embeddingDimension
+        if let truncateDim {
+            guard truncateDim <= dim else { throw EmberError("--truncate-dim \(truncateDim) exceeds the model's dimension \(dim)") }
+        }
+        let progress = ProgressBar(total: texts.count, label: "encode")
+        let embeddings = model.encode(texts, batchSize: batchSize, normalize: !noNormalize) { progress.update($0) }
+        progress.finish()
+        var values = embeddings
+        if let truncateDim, truncateDim < dim {
+            values = FloatBuffer(count: texts.count * truncateDim)
+            for r in 0..<texts.count {
+                (values.pointer + r * truncateDim).update(from: embeddings.pointer + r * dim, count: truncateDim)
+            }
+            dim = truncateDim
+            if !noNormalize { Normalize.forward(values.pointer, rows: texts.count, dim: dim) }
+        }
+        try EmbeddingFiles.write(values.pointer, rows: texts.count, dim: dim, to: URL(fileURLWithPath: output))
+    }
+}
+
+struct Tokenize: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print one JSON array of token ids per text, exactly as the folder's Hugging Face tokenizer would.")
+
+    @OptionGroup var source: ModelInput
+
+    func run() throws {
+        let model = try source.loadModel()
+        var out = ""
+        for text in try source.loadTexts() {
+            out += "[" + model.tokenize(text).map(String.init).joined(separator: ",") + "]\n"
+        }
+        FileHandle.standardOutput.write(Data(out.utf8))
+    }
+}

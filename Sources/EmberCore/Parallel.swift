@@ -1,0 +1,33 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+
+/// Application-level parallelism: runs `body(i)` for i in 0..<count on all cores. Used for work that is
+/// naturally split into independent, small pieces (attention per sequence and head, rows of
+/// elementwise kernels); OpenBLAS is held at one thread meanwhile (see `BLAS`).
+public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
+    if count <= 1 { if count == 1 { body(0) }; return }
+    DispatchQueue.concurrentPerform(iterations: count, execute: body)
+}
+
+/// Splits 0..<count into about `chunks` contiguous ranges and runs them in parallel.
+public func parallelChunks(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    let workers = min(ProcessInfoCores.count, max(1, count / max(1, minimumChunk)))
+    if workers <= 1 { body(0..<count); return }
+    let step = (count + workers - 1) / workers
+    DispatchQueue.concurrentPerform(iterations: workers) { w in
+        let start = w * step
+        if start < count { body(start..<min(count, start + step)) }
+    }
+}
+
+public enum ProcessInfoCores {
+    public static let count: Int = {
+        #if canImport(Glibc)
+        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        #else
+        return 2
+        #endif
+    }()
+}

@@ -1,0 +1,118 @@
+import EmberCore
+import Foundation
+
+/// A linear layer's parameters, named as in the checkpoint (`<prefix>.weight` [out × in], `<prefix>.bias`).
+public struct LinearWeights {
+    public let weight: Parameter
+    public let bias: Parameter
+    public var inFeatures: Int { weight.shape[1] }
+    public var outFeatures: Int { weight.shape[0] }
+}
+
+/// A LayerNorm's parameters (`<prefix>.weight` = γ, `<prefix>.bias` = β).
+public struct LayerNormWeights {
+    public let weight: Parameter
+    public let bias: Parameter
+}
+
+/// `embeddings.*` of a BertModel checkpoint.
+public struct BertEmbeddingsWeights {
+    public let wordEmbeddings: Parameter        // embeddings.word_embeddings.weight [vocab × H]
+    public let positionEmbeddings: Parameter    // embeddings.position_embeddings.weight [P × H]
+    public let tokenTypeEmbeddings: Parameter   // embeddings.token_type_embeddings.weight [types × H]
+    public let layerNorm: LayerNormWeights      // embeddings.LayerNorm
+}
+
+/// `encoder.layer.N.*` of a BertModel checkpoint.
+public struct BertLayerWeights {
+    public let query, key, value: LinearWeights  // attention.self.{query,key,value}
+    public let attentionOutput: LinearWeights     // attention.output.dense
+    public let attentionLayerNorm: LayerNormWeights // attention.output.LayerNorm
+    public let intermediate: LinearWeights        // intermediate.dense
+    public let output: LinearWeights              // output.dense
+    public let outputLayerNorm: LayerNormWeights  // output.LayerNorm
+}
+
+/// All weights of a BERT encoder, with module names mirroring the checkpoint keys. Tensors the encoder
+/// does not use (the pooler, for instance) are kept in `extraTensors` so a saved model round-trips.
+public final class BertWeights {
+    public let config: BertConfig
+    public let embeddings: BertEmbeddingsWeights
+    public let layers: [BertLayerWeights]
+    public let extraTensors: [String: Tensor]
+    /// "bert." when the checkpoint was saved from a BertFor… head model, "" for a plain BertModel.
+    public let keyPrefix: String
+
+    /// Every trainable parameter, in checkpoint-key order of appearance.
+    public var parameters: [Parameter] {
+        var all = [embeddings.wordEmbeddings, embeddings.positionEmbeddings, embeddings.tokenTypeEmbeddings,
+                   embeddings.layerNorm.weight, embeddings.layerNorm.bias]
+        for layer in layers {
+            for linear in [layer.query, layer.key, layer.value, layer.attentionOutput] { all += [linear.weight, linear.bias] }
+            all += [layer.attentionLayerNorm.weight, layer.attentionLayerNorm.bias]
+            for linear in [layer.intermediate, layer.output] { all += [linear.weight, linear.bias] }
+            all += [layer.outputLayerNorm.weight, layer.outputLayerNorm.bias]
+        }
+        return all
+    }
+
+    public init(config: BertConfig, tensors: [String: Tensor], source: String) throws {
+        self.config = config
+        let prefix = tensors.keys.contains("bert.embeddings.word_embeddings.weight") ? "bert." : ""
+        keyPrefix = prefix
+        var used = Set<String>()
+        let H = config.hiddenSize, I = config.intermediateSize
+        func take(_ name: String, _ shape: [Int]) throws -> Parameter {
+            let key = prefix + name
+            guard let tensor = tensors[key] else { throw EmberError("\(source): missing tensor '\(key)'") }
+            guard tensor.shape == shape else {
+                throw EmberError("\(source): tensor '\(key)' has shape \(tensor.shape), config.json implies \(shape)")
+            }
+            used.insert(key)
+            return Parameter(name: name, shape: shape, value: tensor.data)
+        }
+        func linear(_ name: String, out: Int, in inFeatures: Int) throws -> LinearWeights {
+            LinearWeights(weight: try take(name + ".weight", [out, inFeatures]), bias: try take(name + ".bias", [out]))
+        }
+        func norm(_ name: String) throws -> LayerNormWeights {
+            LayerNormWeights(weight: try take(name + ".weight", [H]), bias: try take(name + ".bias", [H]))
+        }
+        embeddings = BertEmbeddingsWeights(
+            wordEmbeddings: try take("embeddings.word_embeddings.weight", [config.vocabSize, H]),
+            positionEmbeddings: try take("embeddings.position_embeddings.weight", [config.maxPositionEmbeddings, H]),
+            tokenTypeEmbeddings: try take("embeddings.token_type_embeddings.weight", [config.typeVocabSize, H]),
+            layerNorm: try norm("embeddings.LayerNorm"))
+        layers = try (0..<config.numHiddenLayers).map { n in
+            let p = "encoder.layer.\(n)."
+            return BertLayerWeights(
+                query: try linear(p + "attention.self.query", out: H, in: H),
+                key: try linear(p + "attention.self.key", out: H, in: H),
+                value: try linear(p + "attention.self.value", out: H, in: H),
+                attentionOutput: try linear(p + "attention.output.dense", out: H, in: H),
+                attentionLayerNorm: try norm(p + "attention.output.LayerNorm"),
+                intermediate: try linear(p + "intermediate.dense", out: I, in: H),
+                output: try linear(p + "output.dense", out: H, in: I),
+                outputLayerNorm: try norm(p + "output.LayerNorm"))
+        }
+        extraTensors = tensors.filter { !used.contains($0.key) }
+    }
+
+    /// Loads `model.safetensors` from a folder.
+    public static func load(folder: URL, config: BertConfig) throws -> BertWeights {
+        let file = folder.appendingPathComponent("model.safetensors")
+        guard FileManager.default.fileExists(atPath: file.path) else {
+            if FileManager.default.fileExists(atPath: folder.appendingPathComponent("pytorch_model.bin").path) {
+                throw EmberError("\(folder.path): has only pytorch_model.bin; Ember reads model.safetensors (convert the checkpoint with safetensors first)")
+            }
+            throw EmberError("\(file.path): missing model weights (model.safetensors)")
+        }
+        return try BertWeights(config: config, tensors: SafeTensors.read(file), source: file.path)
+    }
+
+    /// All tensors under their checkpoint keys (parameters first, then the untouched extras).
+    public func checkpointTensors() -> [String: Tensor] {
+        var out = extraTensors
+        for p in parameters { out[keyPrefix + p.name] = Tensor(shape: p.shape, data: p.value) }
+        return out
+    }
+}

@@ -1,0 +1,46 @@
+import EmberCore
+import Foundation
+
+/// Writing embeddings: `.npy` (float32, C order, shape [N, D]) or `.jsonl` (one JSON array per line).
+/// Written atomically (temporary file, then rename): a failed run never leaves half an output.
+public enum EmbeddingFiles {
+    public static func write(_ values: UnsafePointer<Float>, rows: Int, dim: Int, to url: URL) throws {
+        let data: Data
+        switch url.pathExtension.lowercased() {
+        case "npy": data = npy(values, rows: rows, dim: dim)
+        case "jsonl": data = jsonLines(values, rows: rows, dim: dim)
+        default: throw EmberError("--output \(url.path): unsupported type '.\(url.pathExtension)' (use .npy or .jsonl)")
+        }
+        do { try data.write(to: url, options: .atomic) } catch {
+            throw EmberError("--output \(url.path): cannot write (\(error.localizedDescription))")
+        }
+    }
+
+    /// NumPy format 1.0: magic, version, little-endian header length, a Python-literal header padded so
+    /// the data starts on a 64-byte boundary, then the raw little-endian floats.
+    public static func npy(_ values: UnsafePointer<Float>, rows: Int, dim: Int) -> Data {
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(dim)), }"
+        while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
+        header += "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        let length = UInt16(header.utf8.count)
+        data.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
+        data.append(contentsOf: Array(header.utf8))
+        data.append(UnsafeBufferPointer(start: values, count: rows * dim))
+        return data
+    }
+
+    public static func jsonLines(_ values: UnsafePointer<Float>, rows: Int, dim: Int) -> Data {
+        var out = ""
+        out.reserveCapacity(rows * dim * 12)
+        for r in 0..<rows {
+            out += "["
+            for j in 0..<dim {
+                if j > 0 { out += "," }
+                out += "\(values[r * dim + j])"
+            }
+            out += "]\n"
+        }
+        return Data(out.utf8)
+    }
+}
