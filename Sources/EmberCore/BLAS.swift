@@ -1,4 +1,5 @@
 import CBLAS
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -82,7 +83,7 @@ public enum BLAS {
             getThreads: symbol("openblas_get_num_threads", GetThreadsFunction.self),
             coreName: symbol("openblas_get_corename", CoreNameFunction.self),
             chosenCoreType: chosen)
-        library.setThreads?(1)
+        library.setThreads?(ProcessInfo.processInfo.environment["EMBER_GEMM_SPLIT"] == "1" ? 1 : Int32(ProcessInfoCores.count))
         return library
     }()
 
@@ -97,6 +98,17 @@ public enum BLAS {
 
     /// Worker threads Ember splits large products over (default: all cores).
     nonisolated(unsafe) public static var threads: Int = ProcessInfoCores.count
+
+    nonisolated(unsafe) public static var splitProducts = ProcessInfo.processInfo.environment["EMBER_GEMM_SPLIT"] == "1"
+
+    /// Runs `body` with OpenBLAS held at one thread (for products issued from several app threads).
+    public static func singleThreaded<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = libraryThreads
+        if saved == 1 { return try body() }
+        library.setThreads?(1)
+        defer { library.setThreads?(Int32(saved)) }
+        return try body()
+    }
 
     /// Products with at least this many multiply-adds are split across `threads`.
     static let splitThreshold = 1 << 20
@@ -114,7 +126,7 @@ public enum BLAS {
             for row in 0..<m { for col in 0..<n { c[row * ldc + col] *= beta } }
             return
         }
-        let workers = split ? min(threads, m * n * k / splitThreshold) : 1
+        let workers = split && splitProducts ? min(threads, m * n * k / splitThreshold) : 1
         if workers <= 1 {
             library.sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                           blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),

@@ -37,7 +37,7 @@ public enum PackedAttention {
                                dropProbs: ((_ sequence: Int, _ head: Int, _ probs: UnsafeMutablePointer<Float>, _ count: Int) -> Void)? = nil) {
         let d = hidden / heads
         let scale = 1 / Float(d).squareRoot()
-        do {
+        BLAS.singleThreaded {
             parallelFor(sequences.count * heads) { job in
                 let s = job / heads, h = job % heads
                 let L = sequences.lengths[s], o = sequences.offsets[s]
