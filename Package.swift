@@ -4,7 +4,9 @@
 // Targets follow the architecture, bottom to top:
 //   CBLAS (Debian's OpenBLAS headers) → EmberCore (numeric core: buffers, BLAS, SIMD kernels)
 //   → EmberTokenizer (BERT WordPiece, identical to Hugging Face's)
-//   → EmberModel (safetensors, BERT encoder, pooling, model folders)
+//   → EmberModel (safetensors, BERT encoder + backward, pooling, model folders)
+//   → EmberLosses (contrastive losses as pure functions of embeddings)
+//   → EmberTraining (data, sampler, optimisers, the GradCache engine, the trainer)
 //   → EmberCLI (the `ember` executable).
 // Build with `-Xswiftc -target-cpu -Xswiftc native` (the Makefile does): SwiftPM's x86-64 baseline has
 // no FMA/AVX and turns SIMD16 code into scalar libm calls (see ../shared/spec/swift-performance-notes.md).
@@ -14,7 +16,7 @@ let package = Package(
     name: "Ember",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "Ember", targets: ["EmberCore", "EmberTokenizer", "EmberModel"]),
+        .library(name: "Ember", targets: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
     ],
     dependencies: [
@@ -27,13 +29,17 @@ let package = Package(
         .target(name: "EmberCore", dependencies: ["CBLAS"]),
         .target(name: "EmberTokenizer", dependencies: ["EmberCore"]),
         .target(name: "EmberModel", dependencies: ["EmberCore", "EmberTokenizer"]),
+        .target(name: "EmberLosses", dependencies: ["EmberCore"]),
+        .target(name: "EmberTraining", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["EmberCore", "EmberTokenizer", "EmberModel",
+            dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "EmberCoreTests", dependencies: ["EmberCore"]),
         .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberTokenizer"]),
         .testTarget(name: "EmberModelTests", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel"]),
+        .testTarget(name: "EmberLossesTests", dependencies: ["EmberCore", "EmberLosses"]),
+        .testTarget(name: "EmberTrainingTests", dependencies: ["EmberCore", "EmberModel", "EmberLosses", "EmberTraining"]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI"]),
     ],
     // Swift 5 language mode: the kernels share raw buffers across DispatchQueue.concurrentPerform

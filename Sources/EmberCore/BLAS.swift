@@ -27,12 +27,17 @@ public enum BLAS {
         CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, blasint, blasint, blasint,
         Float, UnsafePointer<Float>?, blasint, UnsafePointer<Float>?, blasint,
         Float, UnsafeMutablePointer<Float>?, blasint) -> Void
+    typealias DgemmFunction = @convention(c) (
+        CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, blasint, blasint, blasint,
+        Double, UnsafePointer<Double>?, blasint, UnsafePointer<Double>?, blasint,
+        Double, UnsafeMutablePointer<Double>?, blasint) -> Void
     typealias SetThreadsFunction = @convention(c) (Int32) -> Void
     typealias GetThreadsFunction = @convention(c) () -> Int32
     typealias CoreNameFunction = @convention(c) () -> UnsafeMutablePointer<CChar>?
 
     struct Library: @unchecked Sendable {
         let sgemm: SgemmFunction
+        let dgemm: DgemmFunction
         let setThreads: SetThreadsFunction?
         let getThreads: GetThreadsFunction?
         let coreName: CoreNameFunction?
@@ -79,6 +84,7 @@ public enum BLAS {
         }
         let library = Library(
             sgemm: unsafeBitCast(sgemm, to: SgemmFunction.self),
+            dgemm: unsafeBitCast(dlsym(handle, "cblas_dgemm")!, to: DgemmFunction.self),
             setThreads: symbol("openblas_set_num_threads", SetThreadsFunction.self),
             getThreads: symbol("openblas_get_num_threads", GetThreadsFunction.self),
             coreName: symbol("openblas_get_corename", CoreNameFunction.self),
@@ -151,5 +157,21 @@ public enum BLAS {
                      beta: beta, c: c + start, ldc: ldc, split: false)
             }
         }
+    }
+
+    /// Float64 C[m×n] = alpha · op(A) · op(B) + beta · C (row-major): the losses' similarity products,
+    /// which run in double precision (scores up to scale·1 = 20–100 feed a log-sum-exp).
+    public static func dgemm(transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+                             alpha: Double = 1, a: UnsafePointer<Double>, lda: Int,
+                             b: UnsafePointer<Double>, ldb: Int,
+                             beta: Double = 0, c: UnsafeMutablePointer<Double>, ldc: Int) {
+        if m == 0 || n == 0 { return }
+        if k == 0 {
+            for row in 0..<m { for col in 0..<n { c[row * ldc + col] *= beta } }
+            return
+        }
+        library.dgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                      blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb),
+                      beta, c, blasint(ldc))
     }
 }

@@ -12,14 +12,14 @@ public enum Linear {
                   b: weight, ldb: inFeatures, beta: bias == nil ? 0 : 1, c: y, ldc: outFeatures)
     }
 
-    /// Given dy [rows × out]: dx = dy·W (overwrite, if requested), dW += dyᵀ·x, db += Σ_rows dy.
+    /// Given dy [rows × out]: dx = dy·W (overwrite, or += when `accumulate`), dW += dyᵀ·x, db += Σ_rows dy.
     public static func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, rows: Int,
                                 inFeatures: Int, outFeatures: Int, weight: UnsafePointer<Float>,
-                                dx: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>,
-                                dBias: UnsafeMutablePointer<Float>?) {
+                                dx: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
+                                dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?) {
         if let dx {
             BLAS.gemm(m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures,
-                      b: weight, ldb: inFeatures, beta: 0, c: dx, ldc: inFeatures)
+                      b: weight, ldb: inFeatures, beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
         }
         BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: dy, lda: outFeatures,
                   b: x, ldb: inFeatures, beta: 1, c: dWeight, ldc: inFeatures)

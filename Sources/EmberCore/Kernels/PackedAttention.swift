@@ -26,15 +26,23 @@ public struct PackedSequences: Sendable {
     public var count: Int { lengths.count }
 }
 
+/// Attention-probability dropout: the probability and each (sequence, head)'s dropout stream.
+public struct AttentionDropout {
+    public let probability: Float
+    public let stream: (_ sequence: Int, _ head: Int) -> UInt64
+    public init(probability: Float, stream: @escaping (Int, Int) -> UInt64) {
+        self.probability = probability
+        self.stream = stream
+    }
+}
+
 public enum PackedAttention {
-    /// probs[s,h] = softmax(Q_h K_hᵀ / √d) per sequence; ctx_h = probs[s,h] · V_h.
-    /// q, k, v, ctx: [T × H]; probs: [heads · Σ L²] (kept for the backward).
-    /// `dropProbs`, when given, is applied to the probabilities in place before the product with V
-    /// (attention dropout; it must be replayable, see the trainer's dropout).
+    /// probs[s,h] = softmax(Q_h K_hᵀ / √d) per sequence; ctx_h = dropout(probs[s,h]) · V_h.
+    /// q, k, v, ctx: [T × H]; probs: [heads · Σ L²], the pre-dropout probabilities (kept for the backward,
+    /// which regenerates the dropout mask from its stream).
     public static func forward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
                                ctx: UnsafeMutablePointer<Float>, probs: UnsafeMutablePointer<Float>,
-                               sequences: PackedSequences, heads: Int, hidden: Int,
-                               dropProbs: ((_ sequence: Int, _ head: Int, _ probs: UnsafeMutablePointer<Float>, _ count: Int) -> Void)? = nil) {
+                               sequences: PackedSequences, heads: Int, hidden: Int, dropout: AttentionDropout? = nil) {
         let d = hidden / heads
         let scale = 1 / Float(d).squareRoot()
         BLAS.singleThreaded {
@@ -47,8 +55,53 @@ public enum PackedAttention {
                 BLAS.gemm(transB: true, m: L, n: L, k: d, alpha: scale, a: q + col, lda: hidden,
                           b: k + col, ldb: hidden, beta: 0, c: p, ldc: L, split: false)
                 Softmax.forward(p, rows: L, cols: L, stride: L)
-                dropProbs?(s, h, p, L * L)
-                BLAS.gemm(m: L, n: d, k: L, a: p, lda: L, b: v + col, ldb: hidden, beta: 0, c: ctx + col, ldc: hidden, split: false)
+                var used = UnsafePointer(p)
+                var dropped: UnsafeMutablePointer<Float>? = nil
+                if let dropout, dropout.probability > 0 {
+                    dropped = UnsafeMutablePointer<Float>.allocate(capacity: L * L)
+                    dropped!.update(from: p, count: L * L)
+                    Dropout.apply(dropped!, count: L * L, probability: dropout.probability, stream: dropout.stream(s, h))
+                    used = UnsafePointer(dropped!)
+                }
+                BLAS.gemm(m: L, n: d, k: L, a: used, lda: L, b: v + col, ldb: hidden, beta: 0, c: ctx + col, ldc: hidden, split: false)
+                dropped?.deallocate()
+            }
+        }
+    }
+
+    /// Given dctx [T × H], writes dq, dk, dv [T × H] (overwrite):
+    ///   dV = P̃ᵀ·dctx, dP̃ = dctx·Vᵀ, dP = dropout(dP̃), dS = P ⊙ (dP − rowsum(dP ⊙ P)),
+    ///   dQ = dS·K/√d, dK = dSᵀ·Q/√d  — per sequence and head, P̃ the dropped probabilities.
+    public static func backward(q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+                                probs: UnsafePointer<Float>, dctx: UnsafePointer<Float>,
+                                dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+                                sequences: PackedSequences, heads: Int, hidden: Int, dropout: AttentionDropout? = nil) {
+        let d = hidden / heads
+        let scale = 1 / Float(d).squareRoot()
+        BLAS.singleThreaded {
+            parallelFor(sequences.count * heads) { job in
+                let s = job / heads, h = job % heads
+                let L = sequences.lengths[s], o = sequences.offsets[s]
+                if L == 0 { return }
+                let p = probs + sequences.scoreOffsets[s] * heads + h * L * L
+                let col = o * hidden + h * d
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: 2 * L * L)
+                defer { scratch.deallocate() }
+                let droppedP = scratch, dP = scratch + L * L
+                droppedP.update(from: p, count: L * L)
+                let rate = dropout?.probability ?? 0
+                let stream = rate > 0 ? dropout!.stream(s, h) : 0
+                if rate > 0 { Dropout.apply(droppedP, count: L * L, probability: rate, stream: stream) }
+                BLAS.gemm(transA: true, m: L, n: d, k: L, a: droppedP, lda: L, b: dctx + col, ldb: hidden,
+                          beta: 0, c: dv + col, ldc: hidden, split: false)
+                BLAS.gemm(transB: true, m: L, n: L, k: d, a: dctx + col, lda: hidden, b: v + col, ldb: hidden,
+                          beta: 0, c: dP, ldc: L, split: false)
+                if rate > 0 { Dropout.apply(dP, count: L * L, probability: rate, stream: stream) }
+                Softmax.backward(p, dP, dP, rows: L, cols: L, stride: L)
+                BLAS.gemm(m: L, n: d, k: L, alpha: scale, a: dP, lda: L, b: k + col, ldb: hidden,
+                          beta: 0, c: dq + col, ldc: hidden, split: false)
+                BLAS.gemm(transA: true, m: L, n: d, k: L, alpha: scale, a: dP, lda: L, b: q + col, ldb: hidden,
+                          beta: 0, c: dk + col, ldc: hidden, split: false)
             }
         }
     }

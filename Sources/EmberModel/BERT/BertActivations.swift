@@ -37,8 +37,11 @@ public final class BertActivations {
     /// One entry per layer when kept for a backward, a single shared entry in inference.
     let layers: [BertLayerActivations]
     public let keepsAll: Bool
+    /// The dropout the forward applied (the backward regenerates its masks).
+    public let dropout: EncoderDropout?
 
-    init(config: BertConfig, tokenIds: [Int32], sequences: PackedSequences, keepAll: Bool) {
+    init(config: BertConfig, tokenIds: [Int32], sequences: PackedSequences, keepAll: Bool, dropout: EncoderDropout?) {
+        self.dropout = dropout
         self.sequences = sequences
         self.tokenIds = tokenIds
         let T = sequences.tokenCount, H = config.hiddenSize

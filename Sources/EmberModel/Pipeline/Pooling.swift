@@ -63,14 +63,48 @@ public struct Pooling: Sendable, Equatable {
                     }
                 case .mean, .meanSqrtLength, .weightedMean:
                     dst.update(repeating: 0, count: H)
-                    var total: Float = 0
                     for t in 0..<L {
                         let weight: Float = mode == .weightedMean ? Float(t + 1) : 1
                         Elementwise.addScaled(hidden + (o + t) * H, alpha: weight, into: dst, count: H)
-                        total += weight
                     }
-                    let divisor = mode == .meanSqrtLength ? Float(L).squareRoot() : total
-                    Elementwise.scale(dst, by: 1 / max(divisor, 1e-9), count: H)
+                    Elementwise.scale(dst, by: 1 / max(divisor(mode, length: L), 1e-9), count: H)
+                }
+            }
+        }
+    }
+
+    func divisor(_ mode: Mode, length L: Int) -> Float {
+        switch mode {
+        case .meanSqrtLength: return Float(L).squareRoot()
+        case .weightedMean: return Float(L * (L + 1) / 2)
+        default: return Float(L)
+        }
+    }
+
+    /// Given dL/d(pooled) [N × outputDimension], accumulates dL/d(hidden) [T × H] (+=). `hidden` is the
+    /// forward's input (max pooling routes the gradient to the arg-max token, first one on ties).
+    public func backward(_ hidden: UnsafePointer<Float>, sequences: PackedSequences, dPooled: UnsafePointer<Float>,
+                         dHidden: UnsafeMutablePointer<Float>) {
+        let H = dimension, D = outputDimension
+        for s in 0..<sequences.count {
+            let o = sequences.offsets[s], L = sequences.lengths[s]
+            for (m, mode) in modes.enumerated() {
+                let d = dPooled + s * D + m * H
+                switch mode {
+                case .cls: Elementwise.addScaled(d, alpha: 1, into: dHidden + o * H, count: H)
+                case .lastToken: Elementwise.addScaled(d, alpha: 1, into: dHidden + (o + L - 1) * H, count: H)
+                case .max:
+                    for j in 0..<H {
+                        var best = 0
+                        for t in 1..<max(L, 1) where hidden[(o + t) * H + j] > hidden[(o + best) * H + j] { best = t }
+                        dHidden[(o + best) * H + j] += d[j]
+                    }
+                case .mean, .meanSqrtLength, .weightedMean:
+                    let inverse = 1 / max(divisor(mode, length: L), 1e-9)
+                    for t in 0..<L {
+                        let weight: Float = mode == .weightedMean ? Float(t + 1) : 1
+                        Elementwise.addScaled(d, alpha: weight * inverse, into: dHidden + (o + t) * H, count: H)
+                    }
                 }
             }
         }
@@ -84,6 +118,21 @@ public enum Normalize {
             let row = x + r * dim
             let norm = Elementwise.dot(row, row, count: dim).squareRoot()
             Elementwise.scale(row, by: 1 / max(norm, 1e-12), count: dim)
+        }
+    }
+
+    /// Given the un-normalised input x and dy, writes dx = (dy − y·⟨y, dy⟩)/‖x‖ (dy/‖x‖·… below eps).
+    public static func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                                rows: Int, dim: Int) {
+        for r in 0..<rows {
+            let xr = x + r * dim, dyr = dy + r * dim, dxr = dx + r * dim
+            let norm = Elementwise.dot(xr, xr, count: dim).squareRoot()
+            if norm <= 1e-12 {
+                for j in 0..<dim { dxr[j] = dyr[j] / 1e-12 }
+                continue
+            }
+            let projection = Elementwise.dot(xr, dyr, count: dim) / (norm * norm)
+            for j in 0..<dim { dxr[j] = (dyr[j] - xr[j] * projection) / norm }
         }
     }
 }

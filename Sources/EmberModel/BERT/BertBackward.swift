@@ -1,0 +1,106 @@
+import EmberCore
+
+/// The encoder's backward pass: given dL/d(last hidden state) for a forward that kept its activations,
+/// accumulates (+=) every parameter's gradient. Layers run in reverse; each step mirrors a line of
+/// `layerForward` (dropout masks are regenerated from the same streams):
+///   out = LN₂(a + drop(W_o·GELU(W_i·a)))        a = LN₁(x + drop(W_ao·Attn(W_q x, W_k x, W_v x)))
+extension BertEncoder {
+    /// Scratch gradients for one backward, [T × H] or [T × I].
+    final class GradientBuffers {
+        let dOut, dNormed, dSum, dContext, dQ, dK, dV: FloatBuffer
+        let dIntermediate: FloatBuffer
+        init(tokens: Int, hidden: Int, intermediate: Int) {
+            func b(_ n: Int) -> FloatBuffer { FloatBuffer(count: n) }
+            dOut = b(tokens * hidden); dNormed = b(tokens * hidden); dSum = b(tokens * hidden)
+            dContext = b(tokens * hidden); dQ = b(tokens * hidden); dK = b(tokens * hidden); dV = b(tokens * hidden)
+            dIntermediate = b(tokens * intermediate)
+        }
+    }
+
+    /// `dHidden`: dL/d(last hidden state) [T × H]. Requires `forward(…, keepActivations: true)`.
+    public func backward(_ acts: BertActivations, dHidden: UnsafePointer<Float>) {
+        precondition(acts.keepsAll, "backward needs a forward with keepActivations: true")
+        Profiler.measure("encoder backward") {
+            let T = acts.sequences.tokenCount, H = config.hiddenSize
+            let g = GradientBuffers(tokens: T, hidden: H, intermediate: config.intermediateSize)
+            g.dOut.pointer.update(from: dHidden, count: T * H)
+            for index in stride(from: weights.layers.count - 1, through: 0, by: -1) {
+                let input = index == 0 ? acts.embeddingOutput.pointer : acts.layer(index - 1).output.pointer
+                layerBackward(weights.layers[index], index: index, input: input, acts: acts.layer(index),
+                              sequences: acts.sequences, dropout: acts.dropout, g: g)
+            }
+            embeddingsBackward(acts, dOutput: g.dOut.pointer)
+        }
+    }
+
+    /// On entry g.dOut = dL/d(layer output); on exit g.dOut = dL/d(layer input).
+    func layerBackward(_ w: BertLayerWeights, index: Int, input: UnsafePointer<Float>, acts a: BertLayerActivations,
+                       sequences: PackedSequences, dropout: EncoderDropout?, g: GradientBuffers) {
+        let T = sequences.tokenCount, H = config.hiddenSize, I = config.intermediateSize
+        func denseBackward(_ l: LinearWeights, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                           dx: UnsafeMutablePointer<Float>?, accumulate: Bool = false) {
+            Profiler.measure("linear backward") {
+                Linear.backward(x, dy, rows: T, inFeatures: l.inFeatures, outFeatures: l.outFeatures,
+                                weight: l.weight.value.pointer, dx: dx, accumulate: accumulate,
+                                dWeight: l.weight.grad.pointer, dBias: l.bias.grad.pointer)
+            }
+        }
+        func layerNormBackward(_ n: LayerNormWeights, x: UnsafePointer<Float>, dy: UnsafePointer<Float>,
+                               dx: UnsafeMutablePointer<Float>, mean: FloatBuffer, rstd: FloatBuffer) {
+            Profiler.measure("layernorm backward") {
+                LayerNorm.backward(x, dy, dx, rows: T, dim: H, gamma: n.weight.value.pointer, mean: mean.pointer,
+                                   rstd: rstd.pointer, dGamma: n.weight.grad.pointer, dBeta: n.bias.grad.pointer)
+            }
+        }
+        // out = LN₂(outputSum): dSum = dL/d(outputSum).
+        layerNormBackward(w.outputLayerNorm, x: a.outputSum.pointer, dy: g.dOut.pointer, dx: g.dSum.pointer,
+                          mean: a.outputMean, rstd: a.outputRstd)
+        // outputSum = attentionNormed + drop(W_o·activated + b_o). The residual's share goes straight to dNormed.
+        g.dNormed.pointer.update(from: g.dSum.pointer, count: T * H)
+        dropout?.applyHidden(g.dSum.pointer, sequences: sequences, hidden: H, layer: index, site: .feedForwardOutput)
+        denseBackward(w.output, x: a.activated.pointer, dy: g.dSum.pointer, dx: g.dIntermediate.pointer)
+        Profiler.measure("gelu backward") {
+            GELU.backward(a.intermediate.pointer, g.dIntermediate.pointer, g.dIntermediate.pointer, count: T * I)
+        }
+        denseBackward(w.intermediate, x: a.attentionNormed.pointer, dy: g.dIntermediate.pointer, dx: g.dNormed.pointer, accumulate: true)
+        // attentionNormed = LN₁(attentionSum).
+        layerNormBackward(w.attentionLayerNorm, x: a.attentionSum.pointer, dy: g.dNormed.pointer, dx: g.dSum.pointer,
+                          mean: a.attentionMean, rstd: a.attentionRstd)
+        // attentionSum = input + drop(W_ao·context + b_ao): the residual's share is the start of dInput.
+        g.dOut.pointer.update(from: g.dSum.pointer, count: T * H)
+        dropout?.applyHidden(g.dSum.pointer, sequences: sequences, hidden: H, layer: index, site: .attentionOutput)
+        denseBackward(w.attentionOutput, x: a.context.pointer, dy: g.dSum.pointer, dx: g.dContext.pointer)
+        Profiler.measure("attention backward") {
+            PackedAttention.backward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, probs: a.probs.pointer,
+                                     dctx: g.dContext.pointer, dq: g.dQ.pointer, dk: g.dK.pointer, dv: g.dV.pointer,
+                                     sequences: sequences, heads: config.numAttentionHeads, hidden: H,
+                                     dropout: dropout?.attention(layer: index))
+        }
+        denseBackward(w.query, x: input, dy: g.dQ.pointer, dx: g.dOut.pointer, accumulate: true)
+        denseBackward(w.key, x: input, dy: g.dK.pointer, dx: g.dOut.pointer, accumulate: true)
+        denseBackward(w.value, x: input, dy: g.dV.pointer, dx: g.dOut.pointer, accumulate: true)
+    }
+
+    /// embeddingOutput = drop(LN(word[id] + position[p] + tokenType[0])): scatter the gradient into the
+    /// rows that were used.
+    func embeddingsBackward(_ acts: BertActivations, dOutput: UnsafeMutablePointer<Float>) {
+        let T = acts.sequences.tokenCount, H = config.hiddenSize, e = weights.embeddings
+        acts.dropout?.applyHidden(dOutput, sequences: acts.sequences, hidden: H, layer: 0, site: .embeddings)
+        let dSum = FloatBuffer(count: T * H)
+        LayerNorm.backward(acts.embeddingSum.pointer, dOutput, dSum.pointer, rows: T, dim: H,
+                           gamma: e.layerNorm.weight.value.pointer, mean: acts.embeddingMean.pointer,
+                           rstd: acts.embeddingRstd.pointer, dGamma: e.layerNorm.weight.grad.pointer,
+                           dBeta: e.layerNorm.bias.grad.pointer)
+        let dWord = e.wordEmbeddings.grad.pointer, dPosition = e.positionEmbeddings.grad.pointer
+        let dType = e.tokenTypeEmbeddings.grad.pointer
+        for s in 0..<acts.sequences.count {
+            let o = acts.sequences.offsets[s]
+            for p in 0..<acts.sequences.lengths[s] {
+                let row = dSum.pointer + (o + p) * H
+                Elementwise.addScaled(row, alpha: 1, into: dWord + Int(acts.tokenIds[o + p]) * H, count: H)
+                Elementwise.addScaled(row, alpha: 1, into: dPosition + p * H, count: H)
+                Elementwise.addScaled(row, alpha: 1, into: dType, count: H)
+            }
+        }
+    }
+}
