@@ -37,6 +37,7 @@ import math
 import os
 import platform
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -56,12 +57,21 @@ SKETCH_DEFINITION = (
     "Stored rounded to 9 significant digits."
 )
 
+NOTES = [
+    "encoder.layer.*.attention.self.key.bias: the gradient is analytically zero (softmax is invariant to a "
+    "per-query constant shift); the stored values are float32 round-off (norm ~1e-9): compare with an absolute tolerance.",
+    "tiny-bert vocab.txt lists 'a' twice (ids 5 and 35); the HF tokenizer maps 'a' to 35 (last entry wins), see token_ids.",
+    "pooler.dense.* is not used by the (mean-pooling) SentenceTransformer: no gradient (listed in no_grad).",
+    "GIST/CachedGIST: the guide (tiny-bert, max_seq_length 16, different vocab) re-tokenises the model's "
+    "batch_decode(input_ids, skip_special_tokens=True) texts; decoded texts, guide token ids and guide embeddings are stored.",
+]
+
 FORMAT_DOC = {
     "columns": "columns[c][row] = text; features = [model.preprocess(columns[c]) for c] (padding=True, truncation at max_seq_length)",
     "token_ids": "token_ids[c][row] = the model tokenizer's input_ids of that text (attention_mask==1 part, with [CLS]/[SEP])",
     "embeddings": "embeddings[c][row] = model(features[c])['sentence_embedding'] (train mode, dropout off; full dimension), 7 significant digits",
     "loss_value": "float32 loss returned by the library, as float64",
-    "tensors": "keyed by the safetensors name of the parameter (prefix '0.auto_model.' stripped)",
+    "tensors": "keyed by the safetensors name of the parameter (the SentenceTransformer prefix, '0.model.' in 6.2, stripped)",
     "tensors.*.shape": "parameter shape",
     "tensors.*.norm": "L2 norm of the gradient, computed in float64",
     "tensors.*.full": "flat row-major gradient (tiny-bert: every tensor; MiniLM: tensors with <= 2048 elements)",
@@ -105,28 +115,28 @@ TINY_NEGATIVES = [
     "q r s t",
 ]
 
+# Topic clusters (bread/cake, rain/sun, laptop battery/screen, ...) so that
+# in-batch negatives are not trivially separable and the loss is not saturated.
 MINILM_ANCHORS = [
     "How do I bake bread at home?",
-    "What is the capital of France?",
-    "The weather forecast says it will rain heavily tomorrow afternoon in most of the northern counties.",
-    "Best way to learn a new programming language",
-    "Why is the sky blue?",
-    "A man is playing a guitar on a crowded street corner while people stop to listen.",
+    "How do I bake a chocolate cake?",
+    "Will it rain tomorrow in the north?",
+    "Will it be sunny this weekend?",
+    "Why does my laptop battery drain so fast while the computer is asleep?",
+    "My laptop screen flickers after the last driver update.",
     "Symptoms of the common cold",
-    "My laptop battery drains very quickly even when the computer is asleep, and I have already tried "
-    "updating the drivers without any luck.",
+    "A man is playing a guitar on a crowded street corner while people stop to listen to the music.",
 ]
 MINILM_POSITIVES = [
-    "Mix flour, water, yeast and salt, let the dough rise for a few hours, then bake it in a hot oven "
-    "until the crust turns golden brown.",
-    "Paris is the capital and largest city of France.",
-    "Expect heavy showers in the north tomorrow.",
-    "Write small projects every day and read other people's code.",
-    "Sunlight is scattered by the molecules of the atmosphere, and blue light is scattered more than red "
-    "light because it has a shorter wavelength.",
-    "A street musician performs with his guitar.",
+    "Mix flour, water, yeast and salt, let the dough rise, then bake it in a hot oven.",
+    "Beat butter, sugar and eggs, fold in flour and cocoa, and bake the cake for forty minutes.",
+    "Expect heavy showers in the northern counties tomorrow afternoon.",
+    "The weekend forecast promises clear skies and warm sunshine.",
+    "Some apps and background services keep the laptop awake during sleep, so the battery keeps draining; "
+    "check the power settings and disable wake timers to fix it.",
+    "Roll back the graphics driver to stop the display from flickering.",
     "A runny nose, sore throat, sneezing and a mild cough usually mean you have caught a cold.",
-    "Check which apps keep the laptop awake during sleep.",
+    "A street musician performs with his guitar.",
 ]
 
 # GIST data: ordinary sentences built mostly from tiny-bert's vocabulary so that
@@ -600,11 +610,25 @@ def tensor_entries(grads, model_path, is_tiny, sketcher, used_rows, word_rows_fu
 
 
 def max_grad_diff(ga: dict, gb: dict) -> dict:
+    """Differences between two gradient dicts (a = reference).
+
+    Per-tensor relative L2 differences are reported only for tensors whose norm is at
+    least 1e-4 of the largest tensor norm (attention key biases have an analytically
+    zero gradient: their values are pure round-off).
+    """
+    import torch
+
     assert ga.keys() == gb.keys()
     d = max((ga[k] - gb[k]).abs().max().item() for k in ga)
     m = max(ga[k].abs().max().item() for k in ga)
-    rel = max(((ga[k] - gb[k]).norm() / ga[k].norm().clamp_min(1e-30)).item() for k in ga)
-    return {"max_abs_diff": r9(d), "max_abs_grad": r9(m), "max_tensor_rel_l2_diff": r9(rel)}
+    num = math.sqrt(sum(float((ga[k].double() - gb[k].double()).norm()) ** 2 for k in ga))
+    den = math.sqrt(sum(float(ga[k].double().norm()) ** 2 for k in ga))
+    norms = {k: float(ga[k].double().norm()) for k in ga}
+    big = max(norms.values())
+    rel = {k: float((ga[k].double() - gb[k].double()).norm()) / norms[k] for k in ga if norms[k] >= 1e-4 * big}
+    worst = max(rel, key=rel.get)
+    return {"max_abs_diff": r9(d), "max_abs_grad": r9(m), "global_rel_l2_diff": r9(num / den),
+            "worst_tensor_rel_l2_diff": r9(rel[worst]), "worst_tensor": re.sub(r"^0\.(auto_)?model\.", "", worst)}
 
 
 # ---------------------------------------------------------------------------
@@ -634,9 +658,10 @@ GIST_CONFIG = {"temperature": 0.01, "margin_strategy": "absolute", "margin": 0.0
 MINI_BATCH = 3
 
 # Word-embedding full rows cost ~6 kB per row (384 x 9 digits); keep them where
-# the brief's size budget allows: every tiny-bert file, D and E. F/G/H keep rows_used,
-# row_norms and the sketch (F's gradient equals E's; see checks).
-WORD_ROWS_FULL = {"A", "B", "C", "D", "E"}
+# the size budget (< 1.5 MB per file, < 6 MB in all) allows: every tiny-bert file, D, E
+# and H. F and G keep rows_used, row_norms and the sketch (F's gradient equals E's,
+# G's rows would add ~0.85 MB).
+WORD_ROWS_FULL = {"A", "B", "C", "D", "E", "H"}
 
 
 def make_loss(kind, model, guide):
@@ -759,6 +784,7 @@ def main() -> int:
         obj["embeddings"] = embs
         obj["word_rows_policy"] = ("full_rows stored" if key in WORD_ROWS_FULL
                                    else "full_rows omitted for file size (rows_used, row_norms, sketch kept)")
+        obj["notes"] = NOTES
         obj["sketch_definition"] = SKETCH_DEFINITION
         obj["format"] = FORMAT_DOC
         obj["tensors"] = tensors

@@ -14,6 +14,15 @@ public final class FloatBuffer: @unchecked Sendable {
         self.count = count
     }
 
+    /// Storage whose contents are unspecified: for buffers a kernel overwrites completely (activations,
+    /// scratch), saving the zero-fill pass over memory that is about to be written anyway.
+    public init(uninitializedCount count: Int) {
+        precondition(count >= 0, "negative buffer size")
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+    }
+
     public convenience init(_ values: [Float]) {
         self.init(count: values.count)
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }

@@ -34,7 +34,10 @@ public struct Matrix: Equatable, Sendable {
 
     /// From Float32 embeddings (what the model produces).
     public init(rows: Int, cols: Int, floats: UnsafePointer<Float>) {
-        self.init(rows: rows, cols: cols, values: (0..<rows * cols).map { Double(floats[$0]) })
+        self.init(rows: rows, cols: cols)
+        values.withUnsafeMutableBufferPointer { out in
+            for index in 0..<rows * cols { out[index] = Double(floats[index]) }
+        }
     }
 
     public subscript(row: Int, col: Int) -> Double {

@@ -16,7 +16,7 @@ public final class BertLayerActivations {
     let probs: FloatBuffer                               // heads · Σ L² attention probabilities
 
     init(tokens: Int, hidden: Int, intermediateSize: Int, heads: Int, scoreCount: Int) {
-        func b(_ n: Int) -> FloatBuffer { FloatBuffer(count: n) }
+        func b(_ n: Int) -> FloatBuffer { FloatBuffer(uninitializedCount: n) }  // fully written by the forward
         q = b(tokens * hidden); k = b(tokens * hidden); v = b(tokens * hidden); context = b(tokens * hidden)
         attentionSum = b(tokens * hidden); attentionNormed = b(tokens * hidden)
         attentionMean = b(tokens); attentionRstd = b(tokens)
@@ -45,8 +45,8 @@ public final class BertActivations {
         self.sequences = sequences
         self.tokenIds = tokenIds
         let T = sequences.tokenCount, H = config.hiddenSize
-        embeddingSum = FloatBuffer(count: T * H); embeddingOutput = FloatBuffer(count: T * H)
-        embeddingMean = FloatBuffer(count: T); embeddingRstd = FloatBuffer(count: T)
+        embeddingSum = FloatBuffer(uninitializedCount: T * H); embeddingOutput = FloatBuffer(uninitializedCount: T * H)
+        embeddingMean = FloatBuffer(uninitializedCount: T); embeddingRstd = FloatBuffer(uninitializedCount: T)
         keepsAll = keepAll
         layers = (0..<(keepAll ? config.numHiddenLayers : 1)).map { _ in
             BertLayerActivations(tokens: T, hidden: H, intermediateSize: config.intermediateSize,

@@ -10,7 +10,7 @@ extension BertEncoder {
         let dOut, dNormed, dSum, dContext, dQ, dK, dV: FloatBuffer
         let dIntermediate: FloatBuffer
         init(tokens: Int, hidden: Int, intermediate: Int) {
-            func b(_ n: Int) -> FloatBuffer { FloatBuffer(count: n) }
+            func b(_ n: Int) -> FloatBuffer { FloatBuffer(uninitializedCount: n) }  // each is written before it is read
             dOut = b(tokens * hidden); dNormed = b(tokens * hidden); dSum = b(tokens * hidden)
             dContext = b(tokens * hidden); dQ = b(tokens * hidden); dK = b(tokens * hidden); dV = b(tokens * hidden)
             dIntermediate = b(tokens * intermediate)
@@ -86,7 +86,7 @@ extension BertEncoder {
     func embeddingsBackward(_ acts: BertActivations, dOutput: UnsafeMutablePointer<Float>) {
         let T = acts.sequences.tokenCount, H = config.hiddenSize, e = weights.embeddings
         acts.dropout?.applyHidden(dOutput, sequences: acts.sequences, hidden: H, layer: 0, site: .embeddings)
-        let dSum = FloatBuffer(count: T * H)
+        let dSum = FloatBuffer(uninitializedCount: T * H)
         LayerNorm.backward(acts.embeddingSum.pointer, dOutput, dSum.pointer, rows: T, dim: H,
                            gamma: e.layerNorm.weight.value.pointer, mean: acts.embeddingMean.pointer,
                            rstd: acts.embeddingRstd.pointer, dGamma: e.layerNorm.weight.grad.pointer,

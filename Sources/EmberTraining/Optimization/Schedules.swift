@@ -38,7 +38,7 @@ public enum LearningRateSchedule: String, CaseIterable, Sendable {
 
     /// Warmup steps from a ratio of the total, as transformers' `get_warmup_steps` does for a
     /// fractional `warmup_steps` / `warmup_ratio`: ceil(T·ratio) in Double arithmetic — so, like
-    /// Python, ratio 0.1 of 30 steps gives 4 (30·0.1 = 3.0000000000000004).
+    /// Python, ratio 0.07 of 100 steps gives 8 (100·0.07 = 7.000000000000001).
     public static func warmupSteps(ratio: Double, totalSteps: Int) -> Int {
         Int((Double(totalSteps) * ratio).rounded(.up))
     }

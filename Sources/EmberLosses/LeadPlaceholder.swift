@@ -1,1 +1,0 @@
-// (lead) keeps the target non-empty until the losses land; delete when they do.

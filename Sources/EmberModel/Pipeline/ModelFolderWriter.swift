@@ -1,0 +1,87 @@
+import EmberCore
+import Foundation
+
+/// Writing a model folder that every sentence-transformers version (v2 through 6.x) loads unchanged:
+/// the v2–v5.3 spellings of spec §10.4 — modules.json with `sentence_transformers.models.*` types, the
+/// Transformer in the root, legacy Pooling keys, legacy sentence_bert_config.json, a modest
+/// `__version__` — plus config.json and the tokenizer files copied from the source folder, and the
+/// encoder's weights under their checkpoint keys.
+extension SentenceModel {
+    /// Writes the folder's files into the existing, empty folder `folder` (not atomic by itself; see
+    /// `AtomicFolder.write`).
+    public func writeFolder(into folder: URL) throws {
+        let fm = FileManager.default
+        func json(_ object: Any, _ name: String) throws {
+            let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+            try data.write(to: folder.appendingPathComponent(name))
+        }
+        try SafeTensors.write(weights.checkpointTensors(), to: folder.appendingPathComponent("model.safetensors"))
+        for name in ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"] {
+            let source = transformerFolder.appendingPathComponent(name)
+            if fm.fileExists(atPath: source.path) {
+                try fm.copyItem(at: source, to: folder.appendingPathComponent(name))
+            }
+        }
+        try json(["max_seq_length": maxSequenceLength, "do_lower_case": lowercaseInput], "sentence_bert_config.json")
+        try json(["__version__": ["sentence_transformers": "5.1.2", "transformers": "4.57.1", "pytorch": "2.8.0"],
+                  "model_type": "SentenceTransformer", "prompts": [String: String](), "default_prompt_name": NSNull(),
+                  "similarity_fn_name": "cosine"] as [String: Any], "config_sentence_transformers.json")
+        var modules: [[String: Any]] = [
+            ["idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"],
+            ["idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"]]
+        let poolingFolder = folder.appendingPathComponent("1_Pooling")
+        try fm.createDirectory(at: poolingFolder, withIntermediateDirectories: true)
+        var poolingConfig: [String: Any] = ["word_embedding_dimension": pooling.dimension, "include_prompt": true]
+        for mode in Pooling.Mode.allCases { poolingConfig[mode.rawValue] = pooling.modes.contains(mode) }
+        try json(poolingConfig, "1_Pooling/config.json")
+        if normalize {
+            modules.append(["idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"])
+            try fm.createDirectory(at: folder.appendingPathComponent("2_Normalize"), withIntermediateDirectories: true)
+        }
+        try json(modules, "modules.json")
+    }
+
+    /// Saves the model to `folder` atomically (a temporary sibling folder, then rename).
+    public func save(to folder: URL, preserving: (String) -> Bool = { _ in false }) throws {
+        try AtomicFolder.write(to: folder, preserving: preserving) { try writeFolder(into: $0) }
+    }
+}
+
+/// Replaces a folder as a whole: the content is written into a temporary sibling, then swapped in by
+/// renames, so a crash or a failed write never leaves a half-written folder at the destination.
+public enum AtomicFolder {
+    /// `preserving` names entries of an existing destination (e.g. a metrics log, checkpoints) to carry
+    /// over into the new folder (by rename, before the swap).
+    public static func write(to destination: URL, preserving: (String) -> Bool = { _ in false },
+                             _ body: (URL) throws -> Void) throws {
+        let fm = FileManager.default
+        let parent = destination.deletingLastPathComponent()
+        let tag = "\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary = parent.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(tag)")
+        do {
+            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
+            try body(temporary)
+            var isDirectory: ObjCBool = false
+            if fm.fileExists(atPath: destination.path, isDirectory: &isDirectory) {
+                guard isDirectory.boolValue else { throw EmberError("\(destination.path): exists and is not a folder") }
+                for name in try fm.contentsOfDirectory(atPath: destination.path) where preserving(name) {
+                    let target = temporary.appendingPathComponent(name)
+                    if !fm.fileExists(atPath: target.path) {
+                        try fm.moveItem(at: destination.appendingPathComponent(name), to: target)
+                    }
+                }
+                let old = parent.appendingPathComponent(".\(destination.lastPathComponent).old-\(tag)")
+                try fm.moveItem(at: destination, to: old)
+                try fm.moveItem(at: temporary, to: destination)
+                try? fm.removeItem(at: old)
+            } else {
+                try fm.moveItem(at: temporary, to: destination)
+            }
+        } catch {
+            try? fm.removeItem(at: temporary)
+            if let error = error as? EmberError { throw error }
+            throw EmberError("\(destination.path): cannot save (\(error.localizedDescription))")
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import EmberCore
+import EmberLosses
+import EmberModel
+import EmberTraining
+import Foundation
+import XCTest
+
+enum TrainingPaths {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = repoRoot.appendingPathComponent("Tests/Fixtures")
+    static let tinyBert = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/reference/tiny-bert")
+
+    static func miniLM() throws -> URL {
+        guard let dir = ProcessInfo.processInfo.environment["EMBER_MINILM_DIR"], !dir.isEmpty else {
+            throw XCTSkip("EMBER_MINILM_DIR is not set (make test sets it to the all-MiniLM-L6-v2 folder)")
+        }
+        return URL(fileURLWithPath: dir)
+    }
+}
+
+/// Texts made of words in tiny-bert's 44-token vocabulary, so batches are real token sequences.
+enum TinyTexts {
+    static let words = ["the", "cat", "dog", "sat", "on", "mat", "a", "hello", "world", "is", "near", "end", "of", "it", "all", "ran", "fast", "over", "hill", "and", "far", "away"]
+
+    /// `count` distinct texts of 2…9 words, deterministic.
+    static func make(_ count: Int, salt: Int) -> [String] {
+        (0..<count).map { i in
+            let n = 2 + (i * 7 + salt * 3) % 8
+            return (0..<n).map { j in words[(i * 5 + j * 3 + salt * 11 + i * j) % words.count] }.joined(separator: " ") + " \(i)-\(salt)"
+        }
+    }
+
+    static func batch(rows: Int, columns: Int, model: SentenceModel) -> TokenizedBatch {
+        let texts = (0..<columns).map { make(rows, salt: $0 + 1) }
+        return TokenizedBatch(columns: texts.map { $0.map(model.tokenize) }, texts: texts)
+    }
+}
+
+/// Snapshot of every parameter gradient.
+func gradients(_ model: SentenceModel) -> [String: [Float]] {
+    Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.grad.array) })
+}
+
+/// ‖a − b‖ / ‖b‖ per tensor; asserts each is ≤ tolerance and that the gradients are not all zero.
+/// A tensor whose true gradient is zero (attention.self.key.bias: softmax ignores a per-row constant)
+/// holds only rounding noise, so its norm is floored at 1e-4 of the largest tensor's norm.
+func assertGradientsEqual(_ a: [String: [Float]], _ b: [String: [Float]], relative tolerance: Double, _ what: String,
+                          file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(Set(a.keys), Set(b.keys), file: file, line: line)
+    func norm(_ v: [Float]) -> Double { v.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot() }
+    let largest = b.values.map(norm).max() ?? 0
+    XCTAssertGreaterThan(largest, 0, "\(what): gradients are all zero", file: file, line: line)
+    for (name, ga) in a {
+        let gb = b[name]!
+        let diff = zip(ga, gb).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
+        XCTAssertLessThanOrEqual(diff / max(norm(gb), 1e-4 * largest), tolerance, "\(what): \(name)", file: file, line: line)
+    }
+}
