@@ -66,6 +66,9 @@ struct Train: ParsableCommand {
 
         let outputURL = URL(fileURLWithPath: output)
         let resumeURL = resume.map { URL(fileURLWithPath: $0) }
+        if let resumeURL, !FileManager.default.fileExists(atPath: resumeURL.appendingPathComponent("trainer_state.json").path) {
+            throw EmberError("--resume \(resumeURL.path): not an Ember checkpoint (no trainer_state.json)")
+        }
         let sentenceModel = try SentenceModel(folder: resumeURL ?? URL(fileURLWithPath: model))
         sentenceModel.warnings.forEach(warn)
         let trainingData = try TrainingData.load(URL(fileURLWithPath: data), columns: columns.map { $0.split(separator: ",").map(String.init) })

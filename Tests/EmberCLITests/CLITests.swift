@@ -7,46 +7,8 @@ final class CLITests: XCTestCase {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let tinyBert = repoRoot.deletingLastPathComponent().appendingPathComponent("shared/reference/tiny-bert").path
 
-    struct Result { let status: Int32; let stdout: String; let stderr: String }
-
-    func ember(_ arguments: [String]) throws -> Result {
-        // The test bundle sits next to the built products.
-        var products = Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent()
-        if !FileManager.default.fileExists(atPath: products.appendingPathComponent("ember").path) {
-            products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        }
-        let process = Process()
-        process.executableURL = products.appendingPathComponent("ember")
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                      stderr: String(decoding: stderr, as: UTF8.self))
-    }
-
-    func folder() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ember-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
-        return url
-    }
-
-    func expectFailure(_ arguments: [String], mentioning fragment: String, file: StaticString = #filePath, line: UInt = #line) throws {
-        let result = try ember(arguments)
-        XCTAssertNotEqual(result.status, 0, "should fail: \(arguments)", file: file, line: line)
-        let lines = result.stderr.split(separator: "\n")
-        XCTAssertEqual(lines.count, 1, "one line on stderr, got: \(result.stderr)", file: file, line: line)
-        XCTAssertTrue(result.stderr.hasPrefix("error: "), result.stderr, file: file, line: line)
-        XCTAssertTrue(result.stderr.contains(fragment), "expected '\(fragment)' in: \(result.stderr)", file: file, line: line)
-    }
-
     func testEncodeWritesNpyAndJsonl() throws {
-        let dir = try folder()
+        let dir = try temporaryFolder()
         let input = dir.appendingPathComponent("in.txt")
         try "the cat sat\na dog\n\nhello world\n".write(to: input, atomically: true, encoding: .utf8)
         let npy = dir.appendingPathComponent("out.npy"), jsonl = dir.appendingPathComponent("out.jsonl")
@@ -81,7 +43,7 @@ final class CLITests: XCTestCase {
     }
 
     func testTokenizePrintsOneArrayPerText() throws {
-        let dir = try folder()
+        let dir = try temporaryFolder()
         let input = dir.appendingPathComponent("in.jsonl")
         try "{\"text\": \"the cat\"}\n{\"text\": \"\"}\n".write(to: input, atomically: true, encoding: .utf8)
         let r = try ember(["tokenize", "--model", Self.tinyBert, "--input", input.path])
@@ -94,7 +56,7 @@ final class CLITests: XCTestCase {
     }
 
     func testBadInputEndsInOneLineErrors() throws {
-        let dir = try folder()
+        let dir = try temporaryFolder()
         let good = dir.appendingPathComponent("good.txt")
         try "hello\n".write(to: good, atomically: true, encoding: .utf8)
         let binary = dir.appendingPathComponent("bad.txt")
@@ -123,5 +85,51 @@ final class CLITests: XCTestCase {
         try FileManager.default.createDirectory(at: model, withIntermediateDirectories: true)
         try #"{"model_type": "gpt2", "architectures": ["GPT2Model"]}"#.write(to: model.appendingPathComponent("config.json"), atomically: true, encoding: .utf8)
         try expectFailure(["tokenize", "--model", model.path, "--input", good.path], mentioning: "unsupported architecture 'gpt2'")
+    }
+}
+
+struct EmberResult { let status: Int32; let stdout: String; let stderr: String }
+
+private final class BundleLocator {}
+
+/// Runs the built `ember` executable (it sits next to the test bundle) and collects its output.
+func runEmber(_ arguments: [String]) throws -> EmberResult {
+    var products = Bundle(for: BundleLocator.self).bundleURL.deletingLastPathComponent()
+    if !FileManager.default.fileExists(atPath: products.appendingPathComponent("ember").path) {
+        products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    }
+    let process = Process()
+    process.executableURL = products.appendingPathComponent("ember")
+    process.arguments = arguments
+    let out = Pipe(), err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return EmberResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                       stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+extension XCTestCase {
+    func ember(_ arguments: [String]) throws -> EmberResult { try runEmber(arguments) }
+
+    /// A failing run: non-zero exit and exactly one `error:` line on stderr containing `fragment`.
+    func expectFailure(_ arguments: [String], mentioning fragment: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try runEmber(arguments)
+        XCTAssertNotEqual(result.status, 0, "should fail: \(arguments)", file: file, line: line)
+        let lines = result.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line on stderr, got: \(result.stderr)", file: file, line: line)
+        XCTAssertTrue(result.stderr.hasPrefix("error: "), result.stderr, file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(fragment), "expected '\(fragment)' in: \(result.stderr)", file: file, line: line)
+    }
+
+    /// A temporary folder removed when the test ends.
+    func temporaryFolder() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("ember-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(at: url) }
+        return url
     }
 }

@@ -110,7 +110,7 @@ public struct EncoderDropout {
     func applyHidden(_ x: UnsafeMutablePointer<Float>, sequences: PackedSequences, hidden: Int, layer: Int,
                      site: DropoutStreams.Site) {
         guard hiddenProbability > 0 else { return }
-        for s in 0..<sequences.count {
+        parallelFor(sequences.count) { s in
             Dropout.apply(x + sequences.offsets[s] * hidden, count: sequences.lengths[s] * hidden,
                           probability: hiddenProbability,
                           stream: DropoutStreams.stream(sequenceKeys[s], layer: layer, site: site))

@@ -94,7 +94,9 @@ public final class GradCacheEngine {
         return StepResult(loss: output.loss, components: output.components)
     }
 
-    /// Stage 1: every column's embeddings [B × D], mini-batch by mini-batch, no activations kept.
+    /// Stage 1: every column's embeddings [B × D], one forward per mini-batch, no activations kept. Stage 3
+    /// replays the same ranges: a product's rounding can depend on how many rows it has, and the same
+    /// ranges make the replayed embeddings bit-identical to the cached ones (spec §14 P4).
     public func embedColumns(_ batch: TokenizedBatch, ranges: [[Range<Int>]], step: Int) -> [Matrix] {
         let D = model.embeddingDimension
         return batch.columns.enumerated().map { c, column in

@@ -1,0 +1,153 @@
+import Foundation
+import XCTest
+
+/// `ember train` from the outside: the SGD identity that makes gradient parity checkable with nothing but
+/// a saved folder, checkpoint/resume equality, the saved folder's layout, and bad flags.
+final class TrainCLITests: XCTestCase {
+    /// Reads every F32 tensor of a safetensors file (minimal reader: the test must not trust Ember's).
+    func tensors(_ url: URL) throws -> [String: [Float]] {
+        let data = try Data(contentsOf: url)
+        let n = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+        let header = try JSONSerialization.jsonObject(with: data[8..<(8 + n)]) as! [String: Any]
+        var out: [String: [Float]] = [:]
+        for (name, value) in header where name != "__metadata__" {
+            let info = value as! [String: Any]
+            guard info["dtype"] as? String == "F32" else { continue }
+            let offsets = info["data_offsets"] as! [Int]
+            let bytes = data[(8 + n + offsets[0])..<(8 + n + offsets[1])]
+            out[name] = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        }
+        return out
+    }
+
+    func testSGDOneStepIsWeightsMinusLearningRateTimesTheReferenceGradient() throws {
+        // The 6 pairs of the sentence-transformers gradient fixture grad_tiny_mnrl.json.
+        let fixtureURL = CLITests.repoRoot.appendingPathComponent("Tests/Fixtures/grad_tiny_mnrl.json")
+        let fixture = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtureURL)) as! [String: Any]
+        let columns = fixture["columns"] as! [[String]]
+        let dir = try temporaryFolder()
+        let data = dir.appendingPathComponent("pairs.jsonl")
+        let lines = (0..<columns[0].count).map { i in
+            String(decoding: try! JSONSerialization.data(withJSONObject: ["anchor": columns[0][i], "positive": columns[1][i]], options: [.sortedKeys]), as: UTF8.self)
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("out")
+        let lr: Float = 0.5
+        let r = try ember(["train", "--model", CLITests.tinyBert, "--data", data.path, "--output", out.path,
+                               "--optimizer", "sgd", "--weight-decay", "0", "--max-grad-norm", "0", "--scheduler", "constant",
+                               "--warmup-steps", "0", "--dropout", "0", "--max-steps", "1", "--batch-size", "6", "--lr", "\(lr)"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let before = try tensors(URL(fileURLWithPath: CLITests.tinyBert).appendingPathComponent("model.safetensors"))
+        let after = try tensors(out.appendingPathComponent("model.safetensors"))
+        let reference = fixture["tensors"] as! [String: [String: Any]]
+        var checked = 0
+        for (name, gradient) in reference {
+            let g = (gradient["full"] as! [Double])
+            let w0 = before[name]!, w1 = after[name]!
+            XCTAssertEqual(w1.count, g.count, name)
+            var diff = 0.0, norm = 0.0
+            for i in 0..<g.count {
+                let expected = Double(w0[i]) - Double(lr) * g[i]
+                diff += (Double(w1[i]) - expected) * (Double(w1[i]) - expected)
+                norm += Double(lr) * g[i] * Double(lr) * g[i]
+            }
+            // The update lr·g must match to 1e-3 of its norm (floor for key.bias, whose true gradient is 0).
+            XCTAssertLessThanOrEqual(diff.squareRoot(), 1e-3 * max(norm.squareRoot(), 1e-4), name)
+            checked += 1
+        }
+        XCTAssertEqual(checked, 37)
+        // Untrained tensors (the pooler) are saved unchanged.
+        XCTAssertEqual(after["pooler.dense.weight"], before["pooler.dense.weight"])
+    }
+
+    func writePairs(_ url: URL, count: Int) throws {
+        let words = ["the", "cat", "dog", "sat", "on", "mat", "a", "hello", "world", "is", "near", "end", "of", "it", "all"]
+        let lines = (0..<count).map { i -> String in
+            let a = (0..<(2 + i % 4)).map { words[(i * 3 + $0 * 5) % words.count] }.joined(separator: " ") + " \(i)"
+            let p = (0..<(3 + i % 5)).map { words[(i * 7 + $0 * 2) % words.count] }.joined(separator: " ") + " p\(i)"
+            return "{\"anchor\": \"\(a)\", \"positive\": \"\(p)\"}"
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    func testResumeFromACheckpointEndsWithTheSameWeights() throws {
+        let dir = try temporaryFolder()
+        let data = dir.appendingPathComponent("pairs.jsonl")
+        try writePairs(data, count: 24)
+        let common = ["train", "--model", CLITests.tinyBert, "--data", data.path, "--batch-size", "4", "--epochs", "2",
+                      "--lr", "1e-3", "--mini-batch-size", "3", "--save-steps", "4", "--seed", "5"]
+        let full = dir.appendingPathComponent("full"), resumed = dir.appendingPathComponent("resumed")
+        var r = try ember(common + ["--output", full.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // checkpoint-4 is exactly what a run killed after step 4 leaves behind.
+        let checkpoint = full.appendingPathComponent("checkpoint-4")
+        for name in ["model.safetensors", "optimizer.safetensors", "trainer_state.json", "modules.json", "1_Pooling/config.json"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: checkpoint.appendingPathComponent(name).path), name)
+        }
+        r = try ember(common + ["--output", resumed.path, "--resume", checkpoint.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let a = try tensors(full.appendingPathComponent("model.safetensors"))
+        let b = try tensors(resumed.appendingPathComponent("model.safetensors"))
+        XCTAssertEqual(Set(a.keys), Set(b.keys))
+        for (name, w) in a { XCTAssertEqual(w, b[name]!, name) }
+        let start = try tensors(URL(fileURLWithPath: CLITests.tinyBert).appendingPathComponent("model.safetensors"))
+        XCTAssertNotEqual(a["encoder.layer.0.output.dense.weight"], start["encoder.layer.0.output.dense.weight"], "training changed nothing")
+        // The metrics log has one line per optimiser step, with the documented fields.
+        let metrics = try String(contentsOf: full.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+        XCTAssertEqual(metrics.count, 12)
+        let first = try JSONSerialization.jsonObject(with: Data(metrics[0].utf8)) as! [String: Any]
+        for key in ["step", "epoch", "loss", "lr", "grad_norm", "pairs_per_s", "seconds"] { XCTAssertNotNil(first[key], key) }
+        // Resuming with different flags is refused rather than silently diverging.
+        r = try ember(common.map { $0 == "5" ? "6" : $0 } + ["--output", dir.appendingPathComponent("x").path, "--resume", checkpoint.path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("--resume"), r.stderr)
+    }
+
+    func testSavedFolderLayout() throws {
+        let dir = try temporaryFolder()
+        let data = dir.appendingPathComponent("pairs.jsonl")
+        try writePairs(data, count: 8)
+        let out = dir.appendingPathComponent("out")
+        let r = try ember(["train", "--model", CLITests.tinyBert, "--data", data.path, "--output", out.path, "--max-steps", "1", "--batch-size", "8"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let modules = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("modules.json"))) as! [[String: Any]]
+        XCTAssertEqual(modules.map { $0["type"] as! String }, ["sentence_transformers.models.Transformer", "sentence_transformers.models.Pooling", "sentence_transformers.models.Normalize"])
+        XCTAssertEqual(modules.map { $0["path"] as! String }, ["", "1_Pooling", "2_Normalize"])
+        let stConfig = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("sentence_bert_config.json"))) as! [String: Any]
+        XCTAssertEqual(stConfig["max_seq_length"] as? Int, 16)
+        let pooling = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("1_Pooling/config.json"))) as! [String: Any]
+        XCTAssertEqual(pooling["pooling_mode_mean_tokens"] as? Bool, true)
+        XCTAssertEqual(pooling["word_embedding_dimension"] as? Int, 32)
+        for name in ["config.json", "vocab.txt", "tokenizer_config.json", "config_sentence_transformers.json", "metrics.jsonl"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path), name)
+        }
+        // No temporary folders left beside the output.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }, [])
+        // The saved folder encodes with ember like any model folder.
+        let texts = dir.appendingPathComponent("t.txt")
+        try "the cat\n".write(to: texts, atomically: true, encoding: .utf8)
+        let e = try ember(["encode", "--model", out.path, "--input", texts.path, "--output", dir.appendingPathComponent("e.jsonl").path])
+        XCTAssertEqual(e.status, 0, e.stderr)
+    }
+
+    func testBadTrainingInputIsAOneLineError() throws {
+        let dir = try temporaryFolder()
+        let data = dir.appendingPathComponent("pairs.jsonl")
+        try writePairs(data, count: 8)
+        let bad = dir.appendingPathComponent("bad.jsonl")
+        try "{\"anchor\": \"a\", \"positive\": \"b\"}\n{\"anchor\": \"c\", \"positive\": 3}\n".write(to: bad, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("out").path
+        let base = ["train", "--model", CLITests.tinyBert, "--output", out]
+        try expectFailure(base + ["--data", bad.path], mentioning: "\(bad.path):2")
+        try expectFailure(base + ["--data", data.path, "--loss", "triplet"], mentioning: "--loss")
+        try expectFailure(base + ["--data", data.path, "--loss", "gist"], mentioning: "--guide")
+        try expectFailure(base + ["--data", data.path, "--batch-size", "0"], mentioning: "--batch-size")
+        try expectFailure(base + ["--data", data.path, "--mini-batch-size", "0"], mentioning: "--mini-batch-size")
+        try expectFailure(base + ["--data", data.path, "--matryoshka-dims", "64,16"], mentioning: "--matryoshka-dims")
+        try expectFailure(base + ["--data", data.path, "--matryoshka-dims", "32,16", "--matryoshka-weights", "1"], mentioning: "--matryoshka-weights")
+        try expectFailure(base + ["--data", data.path, "--columns", "anchor,nope"], mentioning: "--columns")
+        try expectFailure(base + ["--data", data.path, "--scale", "0"], mentioning: "--scale")
+        try expectFailure(base + ["--data", data.path, "--resume", dir.path], mentioning: "--resume")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/model.safetensors").path))
+    }
+}
