@@ -24,6 +24,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "MNRL hardness: in_batch_negatives | hard_negatives | all_negatives.") var hardnessMode: String?
     @Option(name: .long, help: "MNRL hardness strength α.") var hardnessStrength: Double = 0
     @Option(name: .long, help: "GIST guide model folder.") var guide: String?
+    @Option(name: .long, help: "GIST: keep the guide's embeddings in this file across runs (loaded if present, written at the end).") var guideCache: String?
     @Option(name: .long, help: "GIST temperature.") var temperature: Double = 0.01
     @Option(name: .long, help: "GIST margin strategy: absolute | relative.") var marginStrategy: String = "absolute"
     @Option(name: .long, help: "GIST margin.") var margin: Double = 0
@@ -78,6 +79,13 @@ struct Train: ParsableCommand {
             let guideModel = try SentenceModel(folder: URL(fileURLWithPath: guide))
             guideModel.warnings.forEach(warn)
             guideEmbedder = GuideEmbedder(model: guideModel)
+            if let guideCache, FileManager.default.fileExists(atPath: guideCache) {
+                if try guideEmbedder!.load(from: URL(fileURLWithPath: guideCache)) == false {
+                    warn("--guide-cache \(guideCache): written by a different guide model; ignoring it")
+                }
+            }
+        } else if guideCache != nil {
+            throw EmberError("--guide-cache needs --guide")
         } else if lossFunction.needsGuide {
             throw EmberError("--guide is required for --loss \(loss)")
         }

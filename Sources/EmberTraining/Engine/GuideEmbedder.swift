@@ -1,6 +1,7 @@
 import EmberCore
 import EmberLosses
 import EmberModel
+import Foundation
 
 /// A frozen guide model for GISTEmbed: inference only, its own tokenizer applied to the raw texts, and a
 /// cache from text to embedding — the guide never changes, so each unique text is embedded once per run
@@ -25,7 +26,8 @@ public final class GuideEmbedder {
     /// Embeddings of `texts` [N × D_guide] as the guide's pipeline produces them (Normalize if listed).
     public func embed(_ texts: [String]) throws -> Matrix {
         let D = model.embeddingDimension
-        let missing = Array(Set(texts.filter { cache[$0] == nil }))
+        var seen = Set<String>()
+        let missing = texts.filter { cache[$0] == nil && seen.insert($0).inserted }   // first-appearance order
         hits += texts.count - missing.count
         misses += missing.count
         if !missing.isEmpty {
@@ -56,4 +58,68 @@ public final class GuideEmbedder {
     }
 
     public var cachedTexts: Int { cache.count }
+
+    // MARK: - Cache file
+
+    /// A text embedded by the guide when a cache file is written; on load, the stored probe embedding
+    /// must equal the guide's current one, so a cache from another guide model is never used.
+    static let probe = "Ember guide-cache probe: if this embedding differs, the cache belongs to another guide."
+    static let magic = Array("EMBERGC1".utf8)
+
+    /// Writes every cached embedding to `url` atomically. Format: "EMBERGC1", UInt32 count, UInt32 dim,
+    /// then per entry a UInt32 byte length and the UTF-8 text, then count × dim little-endian Float32
+    /// (entry 0 is the probe).
+    public func save(to url: URL) throws {
+        let D = model.embeddingDimension
+        let probeEmbedding = model.encode([Self.probe]).array
+        var entries: [(String, [Float])] = [(Self.probe, probeEmbedding)]
+        entries += cache.filter { $0.key != Self.probe }.map { ($0.key, $0.value) }
+        var data = Data(Self.magic)
+        func append(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { data.append(contentsOf: $0) } }
+        append(UInt32(entries.count)); append(UInt32(D))
+        for (text, _) in entries { let bytes = Array(text.utf8); append(UInt32(bytes.count)); data.append(contentsOf: bytes) }
+        for (_, embedding) in entries { embedding.withUnsafeBufferPointer { data.append($0) } }
+        do { try data.write(to: url, options: .atomic) } catch {
+            throw EmberError("--guide-cache \(url.path): cannot write (\(error.localizedDescription))")
+        }
+    }
+
+    /// Loads a cache file written by `save`. Returns false (and loads nothing) when the file belongs to a
+    /// different guide model; a damaged file is an error naming it.
+    @discardableResult
+    public func load(from url: URL) throws -> Bool {
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw EmberError("--guide-cache \(url.path): cannot read")
+        }
+        let bytes = [UInt8](data)
+        var offset = 0
+        func fail(_ what: String) -> EmberError { EmberError("--guide-cache \(url.path): not a valid guide cache (\(what))") }
+        func read32() throws -> Int {
+            guard offset + 4 <= bytes.count else { throw fail("truncated") }
+            defer { offset += 4 }
+            return Int(UInt32(bytes[offset]) | UInt32(bytes[offset + 1]) << 8 | UInt32(bytes[offset + 2]) << 16 | UInt32(bytes[offset + 3]) << 24)
+        }
+        guard bytes.count >= 16, Array(bytes[0..<8]) == Self.magic else { throw fail("bad header") }
+        offset = 8
+        let count = try read32(), D = try read32()
+        guard count >= 1 else { throw fail("no probe entry") }
+        var texts: [String] = []
+        texts.reserveCapacity(count)
+        for _ in 0..<count {
+            let length = try read32()
+            guard offset + length <= bytes.count, let text = String(bytes: bytes[offset..<(offset + length)], encoding: .utf8) else {
+                throw fail("truncated or invalid text")
+            }
+            texts.append(text)
+            offset += length
+        }
+        guard offset + count * D * 4 == bytes.count else { throw fail("size mismatch") }
+        let floats: [Float] = bytes[offset...].withUnsafeBytes { raw in
+            (0..<(count * D)).map { Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) }
+        }
+        let current = model.encode([Self.probe]).array
+        guard D == model.embeddingDimension, texts[0] == Self.probe, Array(floats[0..<D]) == current else { return false }
+        for i in 1..<count where cache[texts[i]] == nil { insert(texts[i], Array(floats[(i * D)..<((i + 1) * D)])) }
+        return true
+    }
 }
