@@ -210,7 +210,7 @@ def versions(ember: Path) -> dict:
     except Exception:
         pass
     try:
-        v["ember_git"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+        v["repo_head"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                                         capture_output=True, text=True, check=True).stdout.strip()
     except Exception:
         pass
@@ -283,6 +283,24 @@ def safetensors_keys(p: Path) -> list[str]:
 # ---------------------------------------------------------------------------
 
 
+def warning_capture_self_test(saved: Path, tmp: Path) -> list[str]:
+    """Negative control: a copy of `saved` with one tensor dropped and one unknown tensor added
+    must make load_st report something (proves that load warnings would be caught)."""
+    from safetensors.numpy import load_file, save_file
+
+    broken = tmp / "broken"
+    shutil.copytree(saved, broken)
+    for p in broken.rglob("*"):
+        os.chmod(p, 0o755 if p.is_dir() else 0o644)
+    t = load_file(str(broken / "model.safetensors"))
+    victim = sorted(k for k in t if k.endswith("query.weight"))[0]
+    t["unexpected_extra.weight"] = t.pop(victim)
+    save_file(t, str(broken / "model.safetensors"))
+    _, msgs = load_st(broken)
+    shutil.rmtree(broken, ignore_errors=True)
+    return msgs
+
+
 def check_case(case: dict, ember: Path, start_dir: Path, tmp: Path, failures: list[str]) -> dict:
     import numpy as np
     import torch
@@ -341,7 +359,9 @@ def check_case(case: dict, ember: Path, start_dir: Path, tmp: Path, failures: li
     diff = state_diff(start_model, model)
     if diff["changed"] == 0:
         failures.append(f"{name}: trained weights equal the starting weights")
-    keys_same = safetensors_keys(out_a / "model.safetensors") == safetensors_keys(start_dir / "model.safetensors")
+    saved_keys = set(safetensors_keys(out_a / "model.safetensors"))
+    start_keys = set(safetensors_keys(start_dir / "model.safetensors"))
+    keys_vs_start = {"only_in_start": sorted(start_keys - saved_keys), "only_in_saved": sorted(saved_keys - start_keys)}
 
     # Ember's own encoding of the saved folder.
     e_out = work / "e.jsonl"
@@ -392,7 +412,7 @@ def check_case(case: dict, ember: Path, start_dir: Path, tmp: Path, failures: li
             "model_safetensors_sha256": sha_a,
         },
         "saved_files": sorted(str(p.relative_to(out_a)) for p in out_a.rglob("*") if p.is_file()),
-        "safetensors_keys_same_as_start": keys_same,
+        "safetensors_keys_vs_start": keys_vs_start,
         "weights_changed": {"tensors": diff["tensors"], "changed": diff["changed"],
                             "unchanged": diff["unchanged"], "max_abs_delta": r7(diff["max_abs_delta"])},
         "st_modules": st_modules,
@@ -457,6 +477,12 @@ def main() -> int:
 
     import torch
 
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except Exception:
+        pass
     torch.manual_seed(0)
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     if not args.ember.exists():
@@ -465,6 +491,7 @@ def main() -> int:
 
     failures: list[str] = []
     results = []
+    self_test = None
     tmp = Path(tempfile.mkdtemp(prefix="ember-saved-check-"))
     try:
         for case in CASES:
@@ -472,6 +499,12 @@ def main() -> int:
                 continue
             print(f"[{case['model']}] start {starts[case['model']]}", file=sys.stderr)
             results.append(check_case(case, args.ember, starts[case["model"]], tmp, failures))
+            if self_test is None:
+                msgs = warning_capture_self_test(tmp / case["model"] / "out_a", tmp)
+                self_test = bool(msgs) and any("MISSING" in m or "missing" in m for m in msgs)
+                print(f"  warning-capture self-test (broken copy reports a load warning): {self_test}", file=sys.stderr)
+                if not self_test:
+                    failures.append(f"warning capture self-test caught nothing: {msgs}")
         if args.keep:
             shutil.copytree(tmp, args.keep, dirs_exist_ok=True)
     finally:
@@ -482,6 +515,7 @@ def main() -> int:
         "generator": "scripts/check_saved_model.py (reference venv)",
         "float_rounding": "7 significant digits",
         "min_cosine_required": MIN_COSINE,
+        "warning_capture_self_test": self_test,
         "cases": results,
     }
     for f in failures:
