@@ -5,7 +5,7 @@
         --batch-size 128 --mini-batch-size 32 --steps 3
 
 Runs the same step the trainer runs (loss(features) → backward → clip → AdamW step) on consecutive
-batches of the file, torch threads = 2, after one warm-up step; reports pairs/s over the timed steps
+batches of the file, torch threads = 2, after --warmup (default 1) warm-up steps; reports pairs/s over the timed steps
 and the process's peak RSS. Losses: mnrl, cmnrl, gist, cgist, matryoshka-cgist (guide: --guide DIR).
 """
 import argparse, json, resource, time, sys
@@ -18,6 +18,8 @@ def main():
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--mini-batch-size", type=int, default=32)
     ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1,
+                    help="untimed warm-up steps (torch's CPU kernels warm up over the first few shapes)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--guide", default=None)
     ap.add_argument("--max-seq-length", type=int, default=None)
@@ -65,17 +67,22 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         opt.zero_grad()
-        return float(value)
+        return float(value.detach())
 
-    step(0)  # warm-up
+    warm = []
+    for i in range(args.warmup):  # warm-up
+        t = time.perf_counter()
+        step(i)
+        warm.append(time.perf_counter() - t)
     times = []
-    for i in range(1, args.steps + 1):
+    for i in range(args.warmup, args.warmup + args.steps):
         t = time.perf_counter()
         step(i)
         times.append(time.perf_counter() - t)
     mean = sum(times) / len(times)
     print(json.dumps({"impl": "sentence-transformers", "loss": kind, "batch_size": B, "mini_batch_size": args.mini_batch_size,
-                      "steps_s": [round(t, 2) for t in times], "pairs_per_s": round(B / mean, 2),
+                      "warmup_steps": args.warmup,
+                      "warmup_s": [round(t, 3) for t in warm], "steps_s": [round(t, 3) for t in times], "pairs_per_s": round(B / mean, 2),
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
                       "torch_threads": torch.get_num_threads()}))
 

@@ -4,6 +4,8 @@
 public final class FloatBuffer: @unchecked Sendable {
     public let pointer: UnsafeMutablePointer<Float>
     public let count: Int
+    /// For a view: the buffer that owns the memory (kept alive by the view); nil when this one owns it.
+    private let owner: FloatBuffer?
 
     /// Zero-filled storage for `count` floats.
     public init(count: Int) {
@@ -12,6 +14,16 @@ public final class FloatBuffer: @unchecked Sendable {
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
         self.count = count
+        owner = nil
+    }
+
+    /// A view of `count` floats of `owner` starting at `offset`: writes go to the owner's memory. Used to
+    /// give the query/key/value parameters their own names while their storage stays one fused block.
+    public init(viewing owner: FloatBuffer, offset: Int, count: Int) {
+        precondition(offset >= 0 && offset + count <= owner.count, "view outside its buffer")
+        pointer = owner.pointer + offset
+        self.count = count
+        self.owner = owner
     }
 
     /// Storage whose contents are unspecified: for buffers a kernel overwrites completely (activations,
@@ -21,6 +33,7 @@ public final class FloatBuffer: @unchecked Sendable {
         let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * 4, alignment: 64)
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
+        owner = nil
     }
 
     public convenience init(_ values: [Float]) {
@@ -28,7 +41,7 @@ public final class FloatBuffer: @unchecked Sendable {
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
 
-    deinit { pointer.deallocate() }
+    deinit { if owner == nil { pointer.deallocate() } }
 
     public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 

@@ -7,11 +7,14 @@ public final class Parameter: @unchecked Sendable {
     public let value: FloatBuffer
     private var gradStorage: FloatBuffer?
 
-    public init(name: String, shape: [Int], value: FloatBuffer) {
+    /// `grad`, when given, is the gradient storage to use (a view into a fused gradient block).
+    public init(name: String, shape: [Int], value: FloatBuffer, grad: FloatBuffer? = nil) {
         precondition(shape.reduce(1, *) == value.count, "\(name): shape \(shape) does not match \(value.count) values")
+        precondition(grad == nil || grad!.count == value.count, "\(name): gradient size mismatch")
         self.name = name
         self.shape = shape
         self.value = value
+        gradStorage = grad
     }
 
     public var count: Int { value.count }

@@ -4,7 +4,8 @@ import EmberCore
 /// In inference a single instance is reused by every layer (each layer's output overwrites the buffer
 /// its input came from only after the input was last read).
 public final class BertLayerActivations {
-    let q, k, v, context: FloatBuffer                   // [T × H]
+    let queryKeyValue: FloatBuffer                      // [T × 3H]: query | key | value per row
+    let context: FloatBuffer                            // [T × H]
     let attentionSum: FloatBuffer                        // attention.output.dense(context) + input, pre-LayerNorm
     let attentionNormed: FloatBuffer                     // attention.output.LayerNorm output [T × H]
     let attentionMean, attentionRstd: FloatBuffer        // [T]
@@ -17,7 +18,7 @@ public final class BertLayerActivations {
 
     init(tokens: Int, hidden: Int, intermediateSize: Int, heads: Int, scoreCount: Int) {
         func b(_ n: Int) -> FloatBuffer { FloatBuffer(uninitializedCount: n) }  // fully written by the forward
-        q = b(tokens * hidden); k = b(tokens * hidden); v = b(tokens * hidden); context = b(tokens * hidden)
+        queryKeyValue = b(tokens * 3 * hidden); context = b(tokens * hidden)
         attentionSum = b(tokens * hidden); attentionNormed = b(tokens * hidden)
         attentionMean = b(tokens); attentionRstd = b(tokens)
         intermediate = b(tokens * intermediateSize); activated = b(tokens * intermediateSize)

@@ -3,16 +3,17 @@ import EmberCore
 /// The encoder's backward pass: given dL/d(last hidden state) for a forward that kept its activations,
 /// accumulates (+=) every parameter's gradient. Layers run in reverse; each step mirrors a line of
 /// `layerForward` (dropout masks are regenerated from the same streams):
-///   out = LN₂(a + drop(W_o·GELU(W_i·a)))        a = LN₁(x + drop(W_ao·Attn(W_q x, W_k x, W_v x)))
+///   out = LN₂(a + drop(W_o·GELU(W_i·a)))        a = LN₁(x + drop(W_ao·Attn([W_q; W_k; W_v]·x)))
 extension BertEncoder {
     /// Scratch gradients for one backward, [T × H] or [T × I].
     final class GradientBuffers {
-        let dOut, dNormed, dSum, dContext, dQ, dK, dV: FloatBuffer
+        let dOut, dNormed, dSum, dContext: FloatBuffer
+        let dQueryKeyValue: FloatBuffer   // [T × 3H]
         let dIntermediate: FloatBuffer
         init(tokens: Int, hidden: Int, intermediate: Int) {
             func b(_ n: Int) -> FloatBuffer { FloatBuffer(uninitializedCount: n) }  // each is written before it is read
             dOut = b(tokens * hidden); dNormed = b(tokens * hidden); dSum = b(tokens * hidden)
-            dContext = b(tokens * hidden); dQ = b(tokens * hidden); dK = b(tokens * hidden); dV = b(tokens * hidden)
+            dContext = b(tokens * hidden); dQueryKeyValue = b(tokens * 3 * hidden)
             dIntermediate = b(tokens * intermediate)
         }
     }
@@ -71,14 +72,13 @@ extension BertEncoder {
         dropout?.applyHidden(g.dSum.pointer, sequences: sequences, hidden: H, layer: index, site: .attentionOutput)
         denseBackward(w.attentionOutput, x: a.context.pointer, dy: g.dSum.pointer, dx: g.dContext.pointer)
         Profiler.measure("attention backward") {
-            PackedAttention.backward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, probs: a.probs.pointer,
-                                     dctx: g.dContext.pointer, dq: g.dQ.pointer, dk: g.dK.pointer, dv: g.dV.pointer,
+            let qkv = a.queryKeyValue.pointer, dqkv = g.dQueryKeyValue.pointer
+            PackedAttention.backward(q: qkv, k: qkv + H, v: qkv + 2 * H, ld: 3 * H, probs: a.probs.pointer,
+                                     dctx: g.dContext.pointer, dq: dqkv, dk: dqkv + H, dv: dqkv + 2 * H,
                                      sequences: sequences, heads: config.numAttentionHeads, hidden: H,
                                      dropout: dropout?.attention(layer: index))
         }
-        denseBackward(w.query, x: input, dy: g.dQ.pointer, dx: g.dOut.pointer, accumulate: true)
-        denseBackward(w.key, x: input, dy: g.dK.pointer, dx: g.dOut.pointer, accumulate: true)
-        denseBackward(w.value, x: input, dy: g.dV.pointer, dx: g.dOut.pointer, accumulate: true)
+        denseBackward(w.queryKeyValue, x: input, dy: g.dQueryKeyValue.pointer, dx: g.dOut.pointer, accumulate: true)
     }
 
     /// embeddingOutput = drop(LN(word[id] + position[p] + tokenType[0])): scatter the gradient into the

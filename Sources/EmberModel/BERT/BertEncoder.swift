@@ -64,11 +64,10 @@ public final class BertEncoder {
                                weight: l.weight.value.pointer, bias: l.bias.value.pointer, y)
             }
         }
-        dense(w.query, input, a.q.pointer)
-        dense(w.key, input, a.k.pointer)
-        dense(w.value, input, a.v.pointer)
+        dense(w.queryKeyValue, input, a.queryKeyValue.pointer)
         Profiler.measure("attention forward") {
-            PackedAttention.forward(q: a.q.pointer, k: a.k.pointer, v: a.v.pointer, ctx: a.context.pointer,
+            let qkv = a.queryKeyValue.pointer
+            PackedAttention.forward(q: qkv, k: qkv + H, v: qkv + 2 * H, ld: 3 * H, ctx: a.context.pointer,
                                     probs: a.probs.pointer, sequences: sequences, heads: config.numAttentionHeads, hidden: H,
                                     dropout: dropout?.attention(layer: index))
         }

@@ -25,7 +25,11 @@ public struct BertEmbeddingsWeights {
 
 /// `encoder.layer.N.*` of a BertModel checkpoint.
 public struct BertLayerWeights {
-    public let query, key, value: LinearWeights  // attention.self.{query,key,value}
+    public let query, key, value: LinearWeights  // attention.self.{query,key,value}: views into `queryKeyValue`
+    /// The three projections as one [3H × H] weight and [3H] bias (rows: query, key, value), with fused
+    /// gradients: one `sgemm` instead of three, forward and backward. The named parameters above view
+    /// slices of it, so checkpoints, optimiser state and tests see the usual per-tensor names.
+    public let queryKeyValue: LinearWeights
     public let attentionOutput: LinearWeights     // attention.output.dense
     public let attentionLayerNorm: LayerNormWeights // attention.output.LayerNorm
     public let intermediate: LinearWeights        // intermediate.dense
@@ -74,6 +78,25 @@ public final class BertWeights {
         func linear(_ name: String, out: Int, in inFeatures: Int) throws -> LinearWeights {
             LinearWeights(weight: try take(name + ".weight", [out, inFeatures]), bias: try take(name + ".bias", [out]))
         }
+        /// Loads query, key and value into one fused block and returns named views of it.
+        func fusedQueryKeyValue(_ prefix: String) throws -> (LinearWeights, LinearWeights, LinearWeights, LinearWeights) {
+            let parts = try ["query", "key", "value"].map { try linear(prefix + "attention.self." + $0, out: H, in: H) }
+            let weight = FloatBuffer(count: 3 * H * H), bias = FloatBuffer(count: 3 * H)
+            let weightGrad = FloatBuffer(count: 3 * H * H), biasGrad = FloatBuffer(count: 3 * H)
+            var views: [LinearWeights] = []
+            for (i, part) in parts.enumerated() {
+                (weight.pointer + i * H * H).update(from: part.weight.value.pointer, count: H * H)
+                (bias.pointer + i * H).update(from: part.bias.value.pointer, count: H)
+                views.append(LinearWeights(
+                    weight: Parameter(name: part.weight.name, shape: [H, H], value: FloatBuffer(viewing: weight, offset: i * H * H, count: H * H),
+                                      grad: FloatBuffer(viewing: weightGrad, offset: i * H * H, count: H * H)),
+                    bias: Parameter(name: part.bias.name, shape: [H], value: FloatBuffer(viewing: bias, offset: i * H, count: H),
+                                    grad: FloatBuffer(viewing: biasGrad, offset: i * H, count: H))))
+            }
+            let fused = LinearWeights(weight: Parameter(name: prefix + "attention.self.qkv.weight", shape: [3 * H, H], value: weight, grad: weightGrad),
+                                      bias: Parameter(name: prefix + "attention.self.qkv.bias", shape: [3 * H], value: bias, grad: biasGrad))
+            return (views[0], views[1], views[2], fused)
+        }
         func norm(_ name: String) throws -> LayerNormWeights {
             LayerNormWeights(weight: try take(name + ".weight", [H]), bias: try take(name + ".bias", [H]))
         }
@@ -84,10 +107,9 @@ public final class BertWeights {
             layerNorm: try norm("embeddings.LayerNorm"))
         layers = try (0..<config.numHiddenLayers).map { n in
             let p = "encoder.layer.\(n)."
+            let (query, key, value, fused) = try fusedQueryKeyValue(p)
             return BertLayerWeights(
-                query: try linear(p + "attention.self.query", out: H, in: H),
-                key: try linear(p + "attention.self.key", out: H, in: H),
-                value: try linear(p + "attention.self.value", out: H, in: H),
+                query: query, key: key, value: value, queryKeyValue: fused,
                 attentionOutput: try linear(p + "attention.output.dense", out: H, in: H),
                 attentionLayerNorm: try norm(p + "attention.output.LayerNorm"),
                 intermediate: try linear(p + "intermediate.dense", out: I, in: H),

@@ -1,0 +1,68 @@
+import Foundation
+import XCTest
+
+/// A folder saved by `ember train` loads in sentence-transformers and encodes like `ember encode`.
+/// scripts/check_saved_model.py trained with Ember, loaded the result in sentence-transformers 6.2 and
+/// recorded its embeddings of probe texts (Tests/Fixtures/saved_model_check.json). Ember's training is
+/// deterministic, so this test repeats the same `ember train` run and checks that `ember encode` of the
+/// new folder reproduces sentence-transformers' embeddings of the old one.
+final class SavedModelCheckTests: XCTestCase {
+    struct Fixture: Decodable {
+        struct Case: Decodable {
+            let model: String
+            let train_argv: [String]
+            let pairs: [[String]]
+            let probes: [String]
+            let st_embeddings: [[Double]]
+            let st_modules: [String]
+            let load_warnings: [String]
+        }
+        let cases: [Case]
+    }
+
+    func check(_ name: String, modelDir: String) throws {
+        let fixture = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: CLITests.repoRoot.appendingPathComponent("Tests/Fixtures/saved_model_check.json")))
+        guard let c = fixture.cases.first(where: { $0.model == name }) else { return XCTFail("no case \(name)") }
+        XCTAssertEqual(c.st_modules, ["Transformer", "Pooling", "Normalize"])
+        XCTAssertEqual(c.load_warnings, [], "sentence-transformers loaded the folder without warnings")
+        let dir = try temporaryFolder()
+        let data = dir.appendingPathComponent("pairs.jsonl"), output = dir.appendingPathComponent("out")
+        let lines = try c.pairs.map { pair -> String in
+            let a = String(decoding: try JSONSerialization.data(withJSONObject: pair[0], options: .fragmentsAllowed), as: UTF8.self)
+            let p = String(decoding: try JSONSerialization.data(withJSONObject: pair[1], options: .fragmentsAllowed), as: UTF8.self)
+            return "{\"anchor\": \(a), \"positive\": \(p)}"
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: data, atomically: true, encoding: .utf8)
+        let argv = c.train_argv.map {
+            $0.replacingOccurrences(of: "{MODEL_DIR}", with: modelDir).replacingOccurrences(of: "{DATA}", with: data.path)
+                .replacingOccurrences(of: "{OUTPUT}", with: output.path)
+        }
+        var r = try ember(argv)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let probes = dir.appendingPathComponent("probes.txt"), embeddings = dir.appendingPathComponent("e.jsonl")
+        try (c.probes.joined(separator: "\n") + "\n").write(to: probes, atomically: true, encoding: .utf8)
+        r = try ember(["encode", "--model", output.path, "--input", probes.path, "--output", embeddings.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = try String(contentsOf: embeddings, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [Double]
+        }
+        XCTAssertEqual(rows.count, c.st_embeddings.count)
+        for (i, (ours, reference)) in zip(rows, c.st_embeddings).enumerated() {
+            let dot = zip(ours, reference).reduce(0) { $0 + $1.0 * $1.1 }
+            let norms = (ours.reduce(0) { $0 + $1 * $1 } * reference.reduce(0) { $0 + $1 * $1 }).squareRoot()
+            XCTAssertGreaterThanOrEqual(dot / norms, 0.99999, "\(name) probe \(i)")
+            XCTAssertLessThanOrEqual(zip(ours, reference).map { abs($0 - $1) }.max()!, 1e-5, "\(name) probe \(i)")
+        }
+    }
+
+    func testTinyBertFolderMatchesSentenceTransformers() throws {
+        try check("tiny-bert", modelDir: CLITests.tinyBert)
+    }
+
+    func testMiniLMFolderMatchesSentenceTransformers() throws {
+        guard let dir = ProcessInfo.processInfo.environment["EMBER_MINILM_DIR"], !dir.isEmpty else {
+            throw XCTSkip("EMBER_MINILM_DIR is not set (make test sets it)")
+        }
+        try check("all-MiniLM-L6-v2", modelDir: dir)
+    }
+}
