@@ -66,6 +66,7 @@ struct Train: ParsableCommand {
         try c.validate()
 
         let outputURL = URL(fileURLWithPath: output)
+        try checkOutputFolder(outputURL)
         let resumeURL = resume.map { URL(fileURLWithPath: $0) }
         if let resumeURL, !FileManager.default.fileExists(atPath: resumeURL.appendingPathComponent("trainer_state.json").path) {
             throw EmberError("--resume \(resumeURL.path): not an Ember checkpoint (no trainer_state.json)")
@@ -166,5 +167,19 @@ struct Train: ParsableCommand {
             throw EmberError("--matryoshka-weights and --matryoshka-dims-per-step need --matryoshka-dims")
         }
         return base
+    }
+
+    /// The final save replaces OUTPUT as a whole, so OUTPUT must be new, empty, or a previous model /
+    /// training output — never an unrelated folder whose files would be swept away.
+    func checkOutputFolder(_ url: URL) throws {
+        let fm = FileManager.default
+        var isDirectory: ObjCBool = false
+        guard fm.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return }
+        guard isDirectory.boolValue else { throw EmberError("--output \(url.path): exists and is not a folder") }
+        let names = try fm.contentsOfDirectory(atPath: url.path)
+        let known: Set<String> = ["modules.json", "model.safetensors", "config.json", "metrics.jsonl"]
+        if !names.isEmpty && !names.contains(where: { known.contains($0) || $0.hasPrefix("checkpoint-") }) {
+            throw EmberError("--output \(url.path): exists and is not a model folder; choose a new or empty folder")
+        }
     }
 }

@@ -148,6 +148,12 @@ final class TrainCLITests: XCTestCase {
         try expectFailure(base + ["--data", data.path, "--columns", "anchor,nope"], mentioning: "--columns")
         try expectFailure(base + ["--data", data.path, "--scale", "0"], mentioning: "--scale")
         try expectFailure(base + ["--data", data.path, "--resume", dir.path], mentioning: "--resume")
+        // An unrelated, non-empty folder is never replaced by the final save.
+        let precious = dir.appendingPathComponent("precious")
+        try FileManager.default.createDirectory(at: precious, withIntermediateDirectories: true)
+        try "keep me".write(to: precious.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
+        try expectFailure(["train", "--model", CLITests.tinyBert, "--output", precious.path, "--data", data.path], mentioning: "not a model folder")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: precious.appendingPathComponent("notes.txt").path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/model.safetensors").path))
     }
 }

@@ -105,13 +105,15 @@ public final class Trainer {
         let parameters = model.parameters
         let start = Date()
         let stepsPerEpoch = Double(plan.filter { $0.first?.epoch == 0 }.count)
+        // Micro-steps before each optimiser step: the dropout stream of a micro-batch is keyed by it.
+        let microStepStart = plan.reduce(into: [0]) { $0.append($0.last! + $1.count) }
         while completedSteps < plan.count {
             if let stopAfter, completedSteps >= stopAfter { return }
             let stepStart = Date()
             let micro = plan[completedSteps]
             parameters.forEach { $0.zeroGrad() }
             var loss = 0.0, components: [String: Double] = [:], pairs = 0
-            let microStepBase = plan[..<completedSteps].reduce(0) { $0 + $1.count }
+            let microStepBase = microStepStart[completedSteps]
             for (k, batch) in micro.enumerated() {
                 let result = try engine.step(self.batch(rows: batch.rows), step: microStepBase + k,
                                              gradientScale: 1 / Float(micro.count))
@@ -179,7 +181,9 @@ public final class Trainer {
         do { state = try JSONDecoder().decode(State.self, from: data) } catch {
             throw EmberError("\(stateURL.path): unreadable trainer state (\(error.localizedDescription))")
         }
-        guard state.configuration == configuration else {
+        var saved = state.configuration, current = configuration
+        saved.saveSteps = nil; current.saveSteps = nil   // checkpoint frequency does not change the maths
+        guard saved == current else {
             throw EmberError("--resume \(folder.path): the checkpoint was written with different training options; resume with the same flags")
         }
         guard state.dataRows == self.data.rows.count, state.totalSteps == plan.count, state.loss == engine.loss.name else {
