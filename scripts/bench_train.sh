@@ -27,7 +27,8 @@
 # (.build/release/ember), PY (.venv-reference/bin/python), MODEL (scripts/fetch-model.sh),
 # DATA (bench/pairs.jsonl), LOAD_MAX (1.5), WAIT_MAX_S (240), CONTENDED_CORES (0.25), RETRIES (1),
 # REF_WARMUP (default: 2 below batch 512, else 1), ST_2048 (1: also run the reference at 2048 for
-# GIST/Matryoshka; 0 skips them).
+# GIST/Matryoshka; 0 skips them: its cached GIST takes ~5 min a step there), ST_TIMEOUT_S (0 = no
+# limit; a reference run over it is recorded as status "timeout").
 set -uo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -104,8 +105,15 @@ out = ["# Training throughput: Ember vs sentence-transformers", "",
 machine = next((r.get("machine") for r in runs.values() if r.get("machine")), None)
 if machine:
     out += [f"Machine: {machine}", ""]
+bins = sorted({(r["ember_binary_sha256_16"], r.get("ember_binary_mtime")) for r in runs.values() if r.get("ember_binary_sha256_16")})
+if bins:
+    out += ["Ember binary (release, -target-cpu native): " + "; ".join(f"sha256 {h}… built {t}" for h, t in bins),
+            "sentence-transformers: scripts/bench_train_reference.py, torch CPU, 2 threads.", ""]
 for issue in ("3", "4"):
-    rows = [c for c in order if c.startswith(f"i{issue}-") and c != "i4-guidecache"]
+    lo = ["mnrl", "cmnrl", "cgist", "matryoshka-cgist"]
+    meta = {l.split()[0]: l.split() for l in os.environ["MATRIX"].strip().splitlines()}
+    rows = sorted((c for c in order if c.startswith(f"i{issue}-") and c != "i4-guidecache"),
+                  key=lambda c: (lo.index(meta[c][3]) if meta[c][3] in lo else 9, int(meta[c][4])))
     out += [f"## Issue {issue}", "",
             "| configuration | batch | Ember pairs/s | Ember peak RSS (MB) | ST pairs/s | ST peak RSS (MB) | speed ratio | memory ratio | timed steps (Ember / ST) |",
             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -135,9 +143,19 @@ if g and g.get("status") == "ok":
             "",
             f"Speed-up epoch 1 ÷ epoch 2 step time: **{gc['ratio_epoch1_over_epoch2']:.2f}×** (without epoch 1's warm-up step: {gc['ratio_excl_first']:.2f}×). "
             f"Ember's report: `{gc.get('stderr_line') or 'n/a'}`. Peak RSS {g['peak_rss_mb']:.0f} MB.", ""]
+notes = [f"- `{c}` {impl}: {r['status']}" + (f" — {r['reason']}" if r.get("reason") else "")
+         for (c, impl), r in sorted(runs.items()) if r.get("status") != "ok"]
+notes += [f"- `{c}` {impl}: attempt {a['attempt']} rejected as contended (foreign CPU {a['foreign_cpu_mean']} cores, {a['pairs_per_s']} pairs/s)"
+          for (c, impl), r in sorted(runs.items()) for a in r.get("all_attempts", [])
+          if a.get("foreign_cpu_mean") is not None and a["foreign_cpu_mean"] > 0.25]
+if notes:
+    out += ["## Notes", ""] + notes + [""]
 out += ["## Load during the measurements", "",
-        "| configuration | impl | load before (1/5/15 min) | waited (s) | foreign CPU mean / max (cores) | attempts | wall (s) | step times (s) |",
-        "| --- | --- | --- | ---: | --- | ---: | ---: | --- |"]
+        "Load before = /proc/loadavg when the run started; our own previous run keeps the 1-minute value near 2 on",
+        "this 2-core machine, so the gate also reads the CPUs' busy cores over 3 s (busy before). Foreign CPU =",
+        "cores used by processes outside the measured one, sampled every 2 s during the run.", "",
+        "| configuration | impl | load before (1/5/15 min) | busy before (cores) | waited (s) | foreign CPU mean / max (cores) | attempts | wall (s) | step times (s) |",
+        "| --- | --- | --- | ---: | ---: | --- | ---: | ---: | --- |"]
 for c in order:
     for impl in ("ember", "st"):
         r = runs.get((c, impl))
@@ -145,7 +163,7 @@ for c in order:
         lb = "/".join(f"{x:.2f}" for x in r.get("load_before", []))
         fc = r.get("foreign_cpu") or {}
         steps = ", ".join(f"{x:.2f}" for x in (r.get("steps_s") or []))
-        out.append(f"| {c} | {impl} | {lb} | {r.get('waited_s', 0)} | {fmt(fc.get('mean'), 2)} / {fmt(fc.get('max'), 2)} | {r.get('attempts', 1)} | {fmt(r.get('wall_s'))} | {steps} |")
+        out.append(f"| {c} | {impl} | {lb} | {fmt(r.get('busy_cores_before'), 2)} | {r.get('waited_s', 0)} | {fmt(fc.get('mean'), 2)} / {fmt(fc.get('max'), 2)} | {r.get('attempts', 1)} | {fmt(r.get('wall_s'))} | {steps} |")
 out.append("")
 open(os.path.join(res, "TRAINING.md"), "w").write("\n".join(out))
 print(os.path.join(res, "TRAINING.md"))
@@ -326,7 +344,9 @@ st_once() {  # cfg stloss batch mini timed → $WORK/e.json
     local cmd=("$PY" scripts/bench_train_reference.py --data "$DATA" --loss "$stloss" --batch-size "$B" --steps "$timed" --warmup "$warm" "${extra[@]}")
     gate
     log "st $cfg: ${cmd[*]}"
-    run_measured "$WORK/e" "${cmd[@]}"
+    local limit=()
+    [ "${ST_TIMEOUT_S:-0}" != 0 ] && limit=(timeout "$ST_TIMEOUT_S")
+    run_measured "$WORK/e" "${limit[@]}" "${cmd[@]}"
     export CMD_STR; CMD_STR="$(printf '%q ' "${cmd[@]}" | sed "s#$root/##g; s#$MODEL#\$M#g")"
     python3 - "$WORK/e" <<PY
 import json, sys, os, statistics as st
@@ -346,7 +366,8 @@ r = {"config": "$cfg", "impl": "st", "st_loss": "$stloss", "batch_size": B,
      "load1_during": mon["load1"], "foreign_cpu": {"mean": round(st.mean(mon["foreign"]), 3) if mon["foreign"] else None,
                                                    "max": max(mon["foreign"]) if mon["foreign"] else None, "samples": mon["foreign"]}}
 if rc != 0 or not outl:
-    r["status"] = "oom" if rc in (137, -9) or "Killed" in err or "MemoryError" in err or "out of memory" in err.lower() else "failed"
+    r["status"] = ("timeout" if rc == 124 else
+                   "oom" if rc in (137, -9) or "Killed" in err or "MemoryError" in err or "out of memory" in err.lower() else "failed")
     r["stderr_tail"] = err[-2000:]
 else:
     j = json.loads(outl[-1]); r["status"] = "ok"; r["reference"] = j
@@ -378,6 +399,7 @@ measure() {
     local timed
     if [ "$B" -ge 1024 ]; then timed=2; elif [ "$B" -ge 512 ]; then timed=3; elif [ "$impl" = ember ]; then timed=5; else timed=3; fi
     local attempt=0 best="" bestf=999
+    rm -f "$WORK/attempts.jsonl"
     while :; do
         attempt=$((attempt + 1))
         if [ "$impl" = ember ]; then snapshot_ember; ember_once "$cfg" "$loss" "$B" "$mini" "$mat" "$timed"
@@ -385,6 +407,7 @@ measure() {
         local f; f=$(python3 -c "import json; r=json.load(open('$WORK/e.json')); m=r['foreign_cpu']['mean']; print(m if m is not None else 0)")
         local s; s=$(python3 -c "import json; print(json.load(open('$WORK/e.json'))['status'])")
         log "$cfg $impl: status $s, foreign load $f cores, $(python3 -c "import json; r=json.load(open('$WORK/e.json')); print(r.get('pairs_per_s'), 'pairs/s,', r.get('peak_rss_mb'), 'MB')")"
+        python3 -c "import json; r=json.load(open('$WORK/e.json')); print(json.dumps({'attempt': $attempt, 'status': r['status'], 'pairs_per_s': r.get('pairs_per_s'), 'peak_rss_mb': r.get('peak_rss_mb'), 'foreign_cpu_mean': r['foreign_cpu']['mean']}))" >>"$WORK/attempts.jsonl"
         if python3 -c "import sys; sys.exit(0 if $f < $bestf else 1)"; then bestf=$f; cp "$WORK/e.json" "$WORK/best.json"; fi
         if [ "$s" != ok ] || python3 -c "import sys; sys.exit(0 if $f <= $CONTENDED_CORES else 1)" || [ $attempt -gt "$RETRIES" ]; then break; fi
         log "$cfg $impl was contended (foreign $f cores); retrying"
@@ -392,6 +415,7 @@ measure() {
     python3 - "$WORK/best.json" "$dest" "$attempt" "$MACHINE" <<'PY'
 import json, sys, datetime
 r = json.load(open(sys.argv[1])); r["attempts"] = int(sys.argv[3]); r["machine"] = sys.argv[4]
+r["all_attempts"] = [json.loads(l) for l in open(sys.argv[1].replace("best.json", "attempts.jsonl"))]
 r["finished_at"] = datetime.datetime.now().isoformat(timespec="seconds")
 json.dump(r, open(sys.argv[2], "w"), indent=1)
 PY

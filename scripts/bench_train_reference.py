@@ -74,11 +74,13 @@ def main():
         t = time.perf_counter()
         step(i)
         warm.append(time.perf_counter() - t)
+        print(f"warm-up step {i + 1}: {warm[-1]:.2f} s", file=sys.stderr, flush=True)
     times = []
     for i in range(args.warmup, args.warmup + args.steps):
         t = time.perf_counter()
         step(i)
         times.append(time.perf_counter() - t)
+        print(f"timed step {len(times)}: {times[-1]:.2f} s", file=sys.stderr, flush=True)
     mean = sum(times) / len(times)
     print(json.dumps({"impl": "sentence-transformers", "loss": kind, "batch_size": B, "mini_batch_size": args.mini_batch_size,
                       "warmup_steps": args.warmup,
