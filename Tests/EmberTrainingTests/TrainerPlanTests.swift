@@ -1,0 +1,43 @@
+import EmberCore
+import EmberLosses
+import EmberModel
+import EmberTraining
+import Foundation
+import XCTest
+
+/// How the trainer turns the sampler's batches into optimiser steps.
+final class TrainerPlanTests: XCTestCase {
+    func data(rows: Int) -> TrainingData {
+        TrainingData(columnNames: ["anchor", "positive"], rows: zip(TinyTexts.make(rows, salt: 1), TinyTexts.make(rows, salt: 2)).map { [$0, $1] })
+    }
+
+    func testGradientAccumulationGroupsBatchesWithinAnEpoch() throws {
+        var c = TrainingConfiguration()
+        c.batchSize = 4; c.epochs = 2; c.gradientAccumulationSteps = 2
+        let trainer = try Trainer(model: try SentenceModel(folder: TrainingPaths.tinyBert), loss: try MultipleNegativesRankingLoss(),
+                                  data: data(rows: 20), configuration: c)
+        // 20 distinct rows → 5 batches of 4 per epoch → steps of 2, 2, 1 batches; 2 epochs → 6 steps.
+        XCTAssertEqual(trainer.plan.map(\.count), [2, 2, 1, 2, 2, 1])
+        XCTAssertEqual(trainer.plan.map { $0[0].epoch }, [0, 0, 0, 1, 1, 1])
+        for epoch in 0..<2 {
+            let rows = trainer.plan.filter { $0[0].epoch == epoch }.flatMap { $0.flatMap(\.rows) }
+            XCTAssertEqual(rows.sorted(), Array(0..<20), "every row once per epoch")
+        }
+        XCTAssertEqual(trainer.warmupSteps, 1, "10% of 6 steps, rounded up")
+        var losses: [Double] = []
+        try trainer.run(onStep: { losses.append($0.loss) })
+        XCTAssertEqual(losses.count, 6)
+        XCTAssertTrue(losses.allSatisfy { $0.isFinite && $0 > 0 })
+    }
+
+    func testMaxStepsWinsAndCyclesEpochs() throws {
+        var c = TrainingConfiguration()
+        c.batchSize = 8; c.maxSteps = 7
+        let trainer = try Trainer(model: try SentenceModel(folder: TrainingPaths.tinyBert), loss: try MultipleNegativesRankingLoss(),
+                                  data: data(rows: 16), configuration: c)
+        XCTAssertEqual(trainer.totalSteps, 7)
+        XCTAssertEqual(trainer.plan.map { $0[0].epoch }, [0, 0, 1, 1, 2, 2, 3])
+        // Each epoch is reshuffled: epoch 1's first batch differs from epoch 0's.
+        XCTAssertNotEqual(trainer.plan[0][0].rows, trainer.plan[2][0].rows)
+    }
+}
