@@ -15,13 +15,14 @@ import Darwin
 /// This works for the CLI and for any program that uses Ember as a library. `BLAS.coreName` reports
 /// what OpenBLAS actually chose.
 ///
-/// Threading scheme — one level, Ember's own: OpenBLAS always runs single-threaded, and Ember splits
-/// each large product into row (or column) blocks of C computed on all cores at once with
-/// `DispatchQueue.concurrentPerform`; attention's many small per-head products are spread over the same
-/// worker threads one (sequence, head) per task. OpenBLAS's own pthreads busy-wait (sched_yield) after
-/// each call and steal the second core from the elementwise kernels that follow; measured here, splitting
-/// products across app threads also matches or beats OpenBLAS threading on most shapes
-/// (swift-performance-notes.md: 292–312 vs 206–304 GFLOP/s).
+/// Threading scheme — one level at a time, never both: dense products (issued from one thread) run on
+/// OpenBLAS's own threads, one per core; attention's many small per-(sequence, head) products run as
+/// tasks on Ember's worker threads (`parallelFor`) with OpenBLAS held at one thread meanwhile
+/// (`singleThreaded`); the elementwise kernels (GELU, LayerNorm, dropout) split rows over the same
+/// worker threads between products. Measured here, the alternative — OpenBLAS always single-threaded
+/// and Ember splitting each product into row blocks on its own threads — was 13% slower for encoding
+/// and 20% slower for training (packing the shared operand twice, small M per block); it remains
+/// available as `EMBER_GEMM_SPLIT=1` for other machines.
 public enum BLAS {
     typealias SgemmFunction = @convention(c) (
         CBLAS_ORDER, CBLAS_TRANSPOSE, CBLAS_TRANSPOSE, blasint, blasint, blasint,
@@ -99,12 +100,13 @@ public enum BLAS {
         return String(cString: name)
     }
 
-    /// OpenBLAS's own thread count (Ember keeps it at 1; see the threading scheme above).
+    /// OpenBLAS's own thread count (cores, or 1 under `EMBER_GEMM_SPLIT=1`).
     public static var libraryThreads: Int { Int(library.getThreads?() ?? 1) }
 
-    /// Worker threads Ember splits large products over (default: all cores).
+    /// Worker threads Ember splits large products over when `splitProducts` is on (default: all cores).
     nonisolated(unsafe) public static var threads: Int = ProcessInfoCores.count
 
+    /// `EMBER_GEMM_SPLIT=1`: split products over Ember's threads instead of OpenBLAS's (see above).
     nonisolated(unsafe) public static var splitProducts = ProcessInfo.processInfo.environment["EMBER_GEMM_SPLIT"] == "1"
 
     /// Runs `body` with OpenBLAS held at one thread (for products issued from several app threads).
