@@ -59,7 +59,7 @@ struct Encode: ParsableCommand {
         if let truncateDim {
             guard truncateDim <= dim else { throw EmberError("--truncate-dim \(truncateDim) exceeds the model's dimension \(dim)") }
         }
-        let progress = ProgressBar(total: texts.count, label: "encode")
+        let progress = ProgressBar(total: texts.count, label: "encode", unit: "texts")
         let embeddings = model.encode(texts, batchSize: batchSize, normalize: !noNormalize) { progress.update($0) }
         progress.finish()
         var values = embeddings

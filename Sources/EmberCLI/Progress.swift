@@ -7,16 +7,22 @@ final class ProgressBar {
     let enabled: Bool
     let start = Date()
     var lastDraw = Date.distantPast
+    var lastExtra = ""
 
-    init(total: Int, label: String) {
+    let unit: String
+
+    /// `unit` names what is counted ("texts", "steps") in the rate.
+    init(total: Int, label: String, unit: String) {
         self.total = total
         self.label = label
+        self.unit = unit
         enabled = isatty(STDERR_FILENO) == 1
     }
 
     /// `extra` is appended to the line (e.g. "loss 0.412  lr 2.0e-05").
     func update(_ done: Int, extra: String = "", force: Bool = false) {
         guard enabled else { return }
+        if !extra.isEmpty { lastExtra = extra }
         let now = Date()
         if !force && done < total && now.timeIntervalSince(lastDraw) < 0.1 { return }
         lastDraw = now
@@ -27,8 +33,8 @@ final class ProgressBar {
         let filled = min(width, Int(fraction * Double(width)))
         let bar = String(repeating: "█", count: filled) + String(repeating: "·", count: width - filled)
         let eta = rate > 0 ? Double(total - done) / rate : 0
-        var line = "\r\(label) \(bar) \(done)/\(total)  \(String(format: "%.1f", rate))/s  ETA \(Self.duration(eta))"
-        if !extra.isEmpty { line += "  " + extra }
+        var line = "\r\(label) \(bar) \(done)/\(total)  \(String(format: "%.1f", rate)) \(unit)/s  ETA \(Self.duration(eta))"
+        if !lastExtra.isEmpty { line += "  " + lastExtra }
         FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
     }
 

@@ -107,7 +107,7 @@ struct Train: ParsableCommand {
         defer { try? logHandle.close() }
 
         let rows = trainer.plan.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rows.count } }
-        let progress = ProgressBar(total: trainer.totalSteps, label: "train")
+        let progress = ProgressBar(total: trainer.totalSteps, label: "train", unit: "steps")
         FileHandle.standardError.write(Data("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize!)")" : ""), \(rows) pairs\n".utf8))
         try trainer.run(onStep: { m in
             logHandle.write(Data((m.jsonLine + "\n").utf8))
