@@ -125,6 +125,7 @@ struct Train: ParsableCommand {
         let logInOutput = logURL.deletingLastPathComponent().standardizedFileURL.path == outputURL.standardizedFileURL.path
         try sentenceModel.save(to: outputURL) { ($0 == logURL.lastPathComponent && logInOutput) || $0.hasPrefix("checkpoint-") }
         Profiler.report()
+        if let g = guideEmbedder, let guideCache { try g.save(to: URL(fileURLWithPath: guideCache)) }
         if let g = guideEmbedder {
             FileHandle.standardError.write(Data("guide cache: \(g.cachedTexts) texts, \(g.hits) hits, \(g.misses) misses\n".utf8))
         }

@@ -130,6 +130,24 @@ final class TrainCLITests: XCTestCase {
         XCTAssertEqual(e.status, 0, e.stderr)
     }
 
+    func testGuideCacheFileServesTheNextRun() throws {
+        let dir = try temporaryFolder()
+        let data = dir.appendingPathComponent("pairs.jsonl")
+        try writePairs(data, count: 12)
+        let cache = dir.appendingPathComponent("guide.cache")
+        let args = ["train", "--model", CLITests.tinyBert, "--data", data.path, "--loss", "gist", "--guide", CLITests.tinyBert,
+                    "--batch-size", "6", "--mini-batch-size", "4", "--guide-cache", cache.path]
+        var r = try ember(args + ["--output", dir.appendingPathComponent("a").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("guide cache: 24 texts, 0 hits, 24 misses"), r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: cache.path))
+        r = try ember(args + ["--output", dir.appendingPathComponent("b").path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("guide cache: 24 texts, 24 hits, 0 misses"), r.stderr)
+        let a = try tensors(dir.appendingPathComponent("a/model.safetensors")), b = try tensors(dir.appendingPathComponent("b/model.safetensors"))
+        XCTAssertEqual(a, b, "a cached guide changes nothing")
+    }
+
     func testBadTrainingInputIsAOneLineError() throws {
         let dir = try temporaryFolder()
         let data = dir.appendingPathComponent("pairs.jsonl")
