@@ -25,6 +25,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "MNRL hardness strength α.") var hardnessStrength: Double = 0
     @Option(name: .long, help: "GIST guide model folder.") var guide: String?
     @Option(name: .long, help: "GIST: keep the guide's embeddings in this file across runs (loaded if present, written at the end).") var guideCache: String?
+    @Option(name: .long, help: "GIST: most texts the guide cache keeps in memory (default ≈ 256 MB worth).") var guideCacheTexts: Int?
     @Option(name: .long, help: "GIST temperature.") var temperature: Double = 0.01
     @Option(name: .long, help: "GIST margin strategy: absolute | relative.") var marginStrategy: String = "absolute"
     @Option(name: .long, help: "GIST margin.") var margin: Double = 0
@@ -79,7 +80,8 @@ struct Train: ParsableCommand {
         if let guide {
             let guideModel = try SentenceModel(folder: URL(fileURLWithPath: guide))
             guideModel.warnings.forEach(warn)
-            guideEmbedder = GuideEmbedder(model: guideModel)
+            if let n = guideCacheTexts, n < 1 { throw EmberError("--guide-cache-texts must be at least 1, got \(n)") }
+            guideEmbedder = GuideEmbedder(model: guideModel, capacity: guideCacheTexts)
             if let guideCache, FileManager.default.fileExists(atPath: guideCache) {
                 if try guideEmbedder!.load(from: URL(fileURLWithPath: guideCache)) == false {
                     warn("--guide-cache \(guideCache): written by a different guide model; ignoring it")

@@ -72,3 +72,18 @@ final class GuideCacheTests: XCTestCase {
         }
     }
 }
+
+final class GuideCacheBoundTests: XCTestCase {
+    func testCapacityBoundsTheCacheAndEvictedTextsStillEmbed() throws {
+        let guideModel = try SentenceModel(folder: TrainingPaths.tinyBert)
+        let guide = GuideEmbedder(model: guideModel, capacity: 5)
+        let texts = TinyTexts.make(12, salt: 3)
+        let matrix = try guide.embed(texts)
+        XCTAssertLessThanOrEqual(guide.cachedTexts, 5)
+        for (i, text) in texts.enumerated() {
+            let alone = guideModel.encode([text])
+            for j in 0..<32 { XCTAssertEqual(matrix[i, j], Double(alone[j]), accuracy: 1e-6) }
+        }
+        XCTAssertGreaterThan(GuideEmbedder(model: guideModel).capacity, 1_000_000, "default ≈ 256 MB of 32-d embeddings")
+    }
+}

@@ -5,8 +5,8 @@ import Foundation
 
 /// A frozen guide model for GISTEmbed: inference only, its own tokenizer applied to the raw texts, and a
 /// cache from text to embedding — the guide never changes, so each unique text is embedded once per run
-/// (sentence-transformers re-embeds every step). The cache holds at most `capacity` texts (least recently
-/// inserted evicted first), ~1.5 KB each for a 384-d guide.
+/// (sentence-transformers re-embeds every step). The cache holds at most `capacity` texts (oldest
+/// entries evicted first); the default keeps it near 256 MB (~170,000 texts for a 384-d guide).
 public final class GuideEmbedder {
     public let model: SentenceModel
     public let capacity: Int
@@ -17,9 +17,9 @@ public final class GuideEmbedder {
     public private(set) var hits = 0
     public private(set) var misses = 0
 
-    public init(model: SentenceModel, capacity: Int = 1_000_000, batchSize: Int = 64) {
+    public init(model: SentenceModel, capacity: Int? = nil, batchSize: Int = 64) {
         self.model = model
-        self.capacity = capacity
+        self.capacity = capacity ?? max(1_000, (256 << 20) / (4 * model.embeddingDimension + 96))
         self.batchSize = batchSize
     }
 
