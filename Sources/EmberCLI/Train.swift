@@ -150,8 +150,10 @@ struct Train: ParsableCommand {
             let partition = try partitionMode.map { p in try parse("--partition-mode", p) { MultipleNegativesRankingLoss.PartitionMode(rawValue: $0) } }
                 ?? (loss == "mnrl" ? .joint : .perDirection)
             let hardness = try hardnessMode.map { h in try parse("--hardness-mode", h) { MultipleNegativesRankingLoss.HardnessMode(rawValue: $0) } }
-            base = try MultipleNegativesRankingLoss(scale: scale, similarity: sim, directions: dirs, partitionMode: partition,
-                                                    hardnessMode: hardness, hardnessStrength: hardnessStrength)
+            let mnrl = try MultipleNegativesRankingLoss(scale: scale, similarity: sim, directions: dirs, partitionMode: partition,
+                                                        hardnessMode: hardness, hardnessStrength: hardnessStrength)
+            mnrl.warnings.forEach(warn)
+            base = mnrl
         case "gist":
             let strategy = try parse("--margin-strategy", marginStrategy) { GISTEmbedLoss.MarginStrategy(rawValue: $0) }
             base = try GISTEmbedLoss(temperature: temperature, marginStrategy: strategy, margin: margin,
