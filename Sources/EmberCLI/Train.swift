@@ -53,6 +53,12 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Checkpoint every N optimiser steps.") var saveSteps: Int?
     @Option(name: .long, help: "Continue from a checkpoint folder (OUTPUT/checkpoint-N).") var resume: String?
     @Option(name: .long, help: "Metrics log (JSON lines); default OUTPUT/metrics.jsonl.") var log: String?
+    @Option(name: .long, help: "Evaluate retrieval during training: queries JSONL (with --eval-corpus, --eval-qrels).") var evalQueries: String?
+    @Option(name: .long, help: "Evaluation corpus JSONL.") var evalCorpus: String?
+    @Option(name: .long, help: "Evaluation relevance judgements JSONL.") var evalQrels: String?
+    @Option(name: .long, help: "Evaluate STS during training: sentence1, sentence2, score JSONL.") var evalSts: String?
+    @Option(name: .long, help: "Evaluate every N optimiser steps (default: at the end only).") var evalSteps: Int?
+    @Option(name: .long, help: "Dimensions to evaluate (default: the Matryoshka dims, else the model's).") var evalDims: String?
 
     func run() throws {
         var c = TrainingConfiguration()
@@ -94,6 +100,7 @@ struct Train: ParsableCommand {
         }
         let trainer = try Trainer(model: sentenceModel, loss: lossFunction, data: trainingData, configuration: c, guide: guideEmbedder)
         if let resumeURL { try trainer.resume(from: resumeURL) }
+        let evaluation = try makeEvaluation(dimension: sentenceModel.embeddingDimension)
 
         try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
         let logURL = log.map { URL(fileURLWithPath: $0) } ?? outputURL.appendingPathComponent("metrics.jsonl")
@@ -108,6 +115,16 @@ struct Train: ParsableCommand {
         logHandle.seekToEndOfFile()
         defer { try? logHandle.close() }
 
+        func evaluate(step: Int) throws {
+            guard let (set, dims) = evaluation else { return }
+            let results = set.evaluate(sentenceModel, dims: dims, batchSize: 64)
+            let line = try JSONSerialization.data(withJSONObject: ["step": step, "eval": results], options: [.sortedKeys])
+            logHandle.write(line + Data("\n".utf8))
+            let main = results[String(dims[0])] ?? [:]
+            let summary = ["ndcg@10", "spearman"].compactMap { key in main[key].map { "\(key) \(String(format: "%.4f", $0))" } }
+            FileHandle.standardError.write(Data("\r\u{1B}[Keval at step \(step) (dim \(dims[0])): \(summary.joined(separator: ", "))\n".utf8))
+        }
+
         let rows = trainer.plan.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rows.count } }
         let progress = ProgressBar(total: trainer.totalSteps, label: "train", unit: "steps")
         FileHandle.standardError.write(Data("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize!)")" : ""), \(rows) pairs\n".utf8))
@@ -119,10 +136,12 @@ struct Train: ParsableCommand {
                     .map { "\($0.key): \(String(format: "%.3f", $0.value))" }.joined(separator: " ") + "]"
             }
             progress.update(m.step, extra: extra)
+            if let every = evalSteps, m.step % every == 0, m.step < m.totalSteps { try evaluate(step: m.step) }
         }, checkpoint: { step in
             try trainer.saveCheckpoint(to: outputURL.appendingPathComponent("checkpoint-\(step)"))
         })
         progress.finish()
+        try evaluate(step: trainer.completedSteps)
         try? logHandle.synchronize()
         let logInOutput = logURL.deletingLastPathComponent().standardizedFileURL.path == outputURL.standardizedFileURL.path
         try sentenceModel.save(to: outputURL) { ($0 == logURL.lastPathComponent && logInOutput) || $0.hasPrefix("checkpoint-") }
@@ -132,6 +151,18 @@ struct Train: ParsableCommand {
             FileHandle.standardError.write(Data("guide cache: \(g.cachedTexts) texts, \(g.hits) hits, \(g.misses) misses\n".utf8))
         }
         FileHandle.standardError.write(Data("saved \(outputURL.path)\n".utf8))
+    }
+
+    /// The --eval-* set and the dimensions to report, or nil when no evaluation was asked for.
+    func makeEvaluation(dimension: Int) throws -> (EvaluationSet, [Int])? {
+        guard evalQueries != nil || evalCorpus != nil || evalQrels != nil || evalSts != nil else {
+            if evalSteps != nil || evalDims != nil { throw EmberError("--eval-steps and --eval-dims need --eval-sts or --eval-queries/--eval-corpus/--eval-qrels") }
+            return nil
+        }
+        if let n = evalSteps, n < 1 { throw EmberError("--eval-steps must be at least 1, got \(n)") }
+        let set = try EvaluationSet(queries: evalQueries, corpus: evalCorpus, qrels: evalQrels, sts: evalSts, flagPrefix: "--eval-")
+        let dims = try parseDimensions(evalDims ?? matryoshkaDims, flag: evalDims != nil ? "--eval-dims" : "--matryoshka-dims", modelDimension: dimension)
+        return (set, dims.sorted(by: >))
     }
 
     func makeLoss(dimension: Int, columns: Int) throws -> EmbeddingLoss {

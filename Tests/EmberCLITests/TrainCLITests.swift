@@ -175,3 +175,56 @@ final class TrainCLITests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/model.safetensors").path))
     }
 }
+
+/// `ember evaluate` from the outside.
+final class EvaluateCLITests: XCTestCase {
+    func testRetrievalAndSTSOutputsAndErrors() throws {
+        let dir = try temporaryFolder()
+        func write(_ name: String, _ lines: [String]) throws -> String {
+            let url = dir.appendingPathComponent(name)
+            try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+            return url.path
+        }
+        let texts = ["the cat sat on the mat", "a dog ran fast", "hello world", "the end of it all"]
+        let queries = try write("q.jsonl", texts.enumerated().map { "{\"id\": \($0.offset), \"text\": \"\($0.element)\"}" })
+        let corpus = try write("c.jsonl", texts.enumerated().map { "{\"id\": \"d\($0.offset)\", \"text\": \"\($0.element)\"}" })
+        let qrels = try write("r.jsonl", texts.indices.map { "{\"query_id\": \($0), \"corpus_id\": \"d\($0)\", \"score\": 1}" })
+        let out = dir.appendingPathComponent("m.json")
+        var r = try ember(["evaluate", "--model", CLITests.tinyBert, "--queries", queries, "--corpus", corpus, "--qrels", qrels,
+                           "--truncate-dims", "32,16", "--output", out.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as! [String: [String: Double]]
+        XCTAssertEqual(Set(metrics.keys), ["32", "16"])
+        for key in ["ndcg@10", "mrr@10", "map@100", "recall@1", "recall@10", "precision@1", "accuracy@1"] {
+            XCTAssertNotNil(metrics["32"]![key], key)
+        }
+        XCTAssertEqual(metrics["32"]!["accuracy@1"]!, 1, accuracy: 1e-9)
+        let sts = try write("sts.jsonl", [
+            "{\"sentence1\": \"the cat\", \"sentence2\": \"the cat\", \"score\": 5}",
+            "{\"sentence1\": \"the cat\", \"sentence2\": \"a dog ran fast\", \"score\": 1}",
+            "{\"sentence1\": \"hello world\", \"sentence2\": \"hello\", \"score\": 3}"])
+        r = try ember(["evaluate", "--model", CLITests.tinyBert, "--sts", sts])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let stsMetrics = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: [String: Double]]
+        XCTAssertNotNil(stsMetrics["32"]?["spearman"])
+        XCTAssertNotNil(stsMetrics["32"]?["pearson"])
+        // Evaluation during training: one metrics line per evaluation, keyed by dimension.
+        let pairs = try write("pairs.jsonl", (0..<8).map { "{\"anchor\": \"the cat \($0)\", \"positive\": \"a dog \($0)\"}" })
+        let trained = dir.appendingPathComponent("trained")
+        r = try ember(["train", "--model", CLITests.tinyBert, "--data", pairs, "--output", trained.path, "--batch-size", "4",
+                       "--matryoshka-dims", "32,8", "--eval-sts", sts, "--eval-steps", "1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let evals = try String(contentsOf: trained.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }.filter { $0["eval"] != nil }
+        XCTAssertEqual(evals.map { $0["step"] as! Int }, [1, 2])
+        XCTAssertEqual(Set((evals[1]["eval"] as! [String: Any]).keys), ["32", "8"])
+        try expectFailure(["train", "--model", CLITests.tinyBert, "--data", pairs, "--output", dir.appendingPathComponent("x").path,
+                           "--eval-queries", queries], mentioning: "--eval-qrels")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x").path), "no output folder after a bad flag")
+        try expectFailure(["evaluate", "--model", CLITests.tinyBert, "--queries", queries], mentioning: "--qrels")
+        try expectFailure(["evaluate", "--model", CLITests.tinyBert, "--sts", sts, "--truncate-dims", "64"], mentioning: "--truncate-dims")
+        let badQrels = try write("bad.jsonl", ["{\"query_id\": 0}"])
+        try expectFailure(["evaluate", "--model", CLITests.tinyBert, "--queries", queries, "--corpus", corpus, "--qrels", badQrels],
+                          mentioning: "\(badQrels):1")
+    }
+}

@@ -1,0 +1,62 @@
+import EmberCore
+import Foundation
+
+/// Retrieval and STS evaluation of a model per embedding dimension (Matryoshka truncations): embeddings
+/// are truncated to each dimension, re-normalised, and compared by cosine.
+public enum Evaluator {
+    /// Rows of `embeddings` [n × fullDim] truncated to `dim` and L2-normalised.
+    static func truncated(_ embeddings: FloatBuffer, rows: Int, fullDim: Int, dim: Int) -> FloatBuffer {
+        let out = FloatBuffer(uninitializedCount: rows * dim)
+        for r in 0..<rows { (out.pointer + r * dim).update(from: embeddings.pointer + r * fullDim, count: dim) }
+        Normalize.forward(out.pointer, rows: rows, dim: dim)
+        return out
+    }
+
+    /// Retrieval: for every query with at least one relevant document, the corpus ranked by cosine.
+    /// Returns metrics keyed by dimension (as a string), then metric name.
+    public static func retrieval(model: SentenceModel, queries: [(id: String, text: String)], corpus: [(id: String, text: String)],
+                                 relevant: [String: Set<String>], dims: [Int], batchSize: Int = 64,
+                                 metrics: RetrievalMetrics = RetrievalMetrics()) -> [String: [String: Double]] {
+        let corpusIndex = Dictionary(corpus.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let scored = queries.filter { !(relevant[$0.id] ?? []).isEmpty }
+        let D = model.embeddingDimension
+        let queryEmbeddings = model.encode(scored.map(\.text), batchSize: batchSize)
+        let corpusEmbeddings = model.encode(corpus.map(\.text), batchSize: batchSize)
+        let relevantSets = scored.map { Set(relevant[$0.id]!.compactMap { corpusIndex[$0] }) }
+        var result: [String: [String: Double]] = [:]
+        for dim in dims {
+            let q = truncated(queryEmbeddings, rows: scored.count, fullDim: D, dim: dim)
+            let c = truncated(corpusEmbeddings, rows: corpus.count, fullDim: D, dim: dim)
+            var ranked: [[Int]] = []
+            let chunk = 256
+            let scores = FloatBuffer(uninitializedCount: min(chunk, max(scored.count, 1)) * corpus.count)
+            for start in stride(from: 0, to: scored.count, by: chunk) {
+                let rows = min(chunk, scored.count - start)
+                BLAS.gemm(transB: true, m: rows, n: corpus.count, k: dim, a: q.pointer + start * dim, lda: dim,
+                          b: c.pointer, ldb: dim, beta: 0, c: scores.pointer, ldc: corpus.count)
+                for r in 0..<rows {
+                    let row = scores.pointer + r * corpus.count
+                    // Highest score first; ties by corpus order, for determinism.
+                    let order = (0..<corpus.count).sorted { row[$0] > row[$1] || (row[$0] == row[$1] && $0 < $1) }
+                    ranked.append(Array(order.prefix(metrics.depth)))
+                }
+            }
+            result[String(dim)] = metrics.compute(ranked: ranked, relevant: relevantSets)
+        }
+        return result
+    }
+
+    /// STS: Pearson and Spearman correlation between cosine similarity and the gold scores.
+    public static func sts(model: SentenceModel, pairs: [(String, String, Double)], dims: [Int], batchSize: Int = 64) -> [String: [String: Double]] {
+        let D = model.embeddingDimension
+        let a = model.encode(pairs.map(\.0), batchSize: batchSize), b = model.encode(pairs.map(\.1), batchSize: batchSize)
+        var result: [String: [String: Double]] = [:]
+        for dim in dims {
+            let ta = truncated(a, rows: pairs.count, fullDim: D, dim: dim), tb = truncated(b, rows: pairs.count, fullDim: D, dim: dim)
+            let cosines = (0..<pairs.count).map { Double(Elementwise.dot(ta.pointer + $0 * dim, tb.pointer + $0 * dim, count: dim)) }
+            let gold = pairs.map(\.2)
+            result[String(dim)] = ["pearson": Correlation.pearson(cosines, gold), "spearman": Correlation.spearman(cosines, gold)]
+        }
+        return result
+    }
+}
