@@ -228,3 +228,35 @@ final class EvaluateCLITests: XCTestCase {
                           mentioning: "\(badQrels):1")
     }
 }
+
+/// `ember evaluate` against sentence-transformers' evaluators (scripts/check_evaluator.py wrote the
+/// reference results for the tiny BERT into Tests/Fixtures/evaluate_check.json).
+final class EvaluateParityTests: XCTestCase {
+    func testMatchesSentenceTransformersEvaluators() throws {
+        let fixtureURL = CLITests.repoRoot.appendingPathComponent("Tests/Fixtures/evaluate_check.json")
+        let fixture = try JSONSerialization.jsonObject(with: Data(contentsOf: fixtureURL)) as! [String: Any]
+        let dir = try temporaryFolder()
+        func write(_ name: String, _ key: String) throws -> String {
+            let rows = fixture[key] as! [[String: Any]]
+            let lines = try rows.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
+            let url = dir.appendingPathComponent(name)
+            try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+            return url.path
+        }
+        let expected = fixture["expected"] as! [String: [String: [String: Double]]]
+        var r = try ember(["evaluate", "--model", CLITests.tinyBert, "--queries", try write("q.jsonl", "queries"),
+                           "--corpus", try write("c.jsonl", "corpus"), "--qrels", try write("r.jsonl", "qrels"), "--truncate-dims", "32,16"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        var ours = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: [String: Double]]
+        for (dim, metrics) in expected["retrieval"]! {
+            XCTAssertEqual(Set(ours[dim]!.keys), Set(metrics.keys), dim)
+            for (name, value) in metrics { XCTAssertEqual(ours[dim]![name]!, value, accuracy: 1e-6, "retrieval \(dim) \(name)") }
+        }
+        r = try ember(["evaluate", "--model", CLITests.tinyBert, "--sts", try write("sts.jsonl", "sts"), "--truncate-dims", "32,16"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        ours = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: [String: Double]]
+        for (dim, metrics) in expected["sts"]! {
+            for (name, value) in metrics { XCTAssertEqual(ours[dim]![name]!, value, accuracy: 1e-5, "sts \(dim) \(name)") }
+        }
+    }
+}
