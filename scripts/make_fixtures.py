@@ -31,21 +31,9 @@ REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "Tests" / "Fixtures"
 
 
-from reference_env import versions  # noqa: E402  (shared version record)
+from reference_env import find_tiny_dir, versions  # noqa: E402  (shared with the other scripts)
 
 
-def find_tiny_dir() -> Path:
-    env = os.environ.get("EMBER_TINY_BERT_DIR")
-    candidates = [Path(env)] if env else []
-    candidates += [
-        REPO / "shared" / "reference" / "tiny-bert",
-        REPO.parent / "shared" / "reference" / "tiny-bert",
-        Path("/work/shared/reference/tiny-bert"),
-    ]
-    for c in candidates:
-        if (c / "config.json").exists():
-            return c
-    raise SystemExit(f"tiny-bert not found; tried {candidates} (set EMBER_TINY_BERT_DIR)")
 
 
 # ---------------------------------------------------------------------------

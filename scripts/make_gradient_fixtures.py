@@ -179,7 +179,7 @@ MATRYOSHKA_DIMS = [384, 256, 128, 64, 32]
 # Generic helpers
 # ---------------------------------------------------------------------------
 
-from reference_env import versions  # noqa: E402  (shared version record)
+from reference_env import find_tiny_dir, versions  # noqa: E402  (shared with the other scripts)
 
 
 def r9(x: float) -> float:
@@ -196,18 +196,6 @@ def r7(x: float) -> float:
     return float(f"{x:.7g}")
 
 
-def find_tiny_dir() -> Path:
-    env = os.environ.get("EMBER_TINY_BERT_DIR")
-    candidates = [Path(env)] if env else []
-    candidates += [
-        REPO / "shared" / "reference" / "tiny-bert",
-        REPO.parent / "shared" / "reference" / "tiny-bert",
-        Path("/work/shared/reference/tiny-bert"),
-    ]
-    for c in candidates:
-        if (c / "config.json").exists():
-            return c
-    raise SystemExit(f"tiny-bert not found; tried {candidates} (set EMBER_TINY_BERT_DIR)")
 
 
 def minilm_dir() -> Path:

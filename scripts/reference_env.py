@@ -18,3 +18,18 @@ def versions(extra: tuple = ()) -> dict:
     except Exception:  # pragma: no cover - the package is optional for some scripts
         pass
     return v
+
+
+def find_tiny_dir():
+    """The tiny reference BERT: $EMBER_TINY_BERT_DIR, else ../shared/reference/tiny-bert beside the repo."""
+    import os
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parent.parent
+    env = os.environ.get("EMBER_TINY_BERT_DIR")
+    candidates = ([Path(env)] if env else []) + [repo / "shared" / "reference" / "tiny-bert",
+                                                  repo.parent / "shared" / "reference" / "tiny-bert"]
+    for c in candidates:
+        if (c / "config.json").exists():
+            return c
+    raise SystemExit(f"tiny-bert not found; tried {candidates} (set EMBER_TINY_BERT_DIR)")
