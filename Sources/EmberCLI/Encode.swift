@@ -55,21 +55,14 @@ struct Encode: ParsableCommand {
     func run() throws {
         let model = try source.loadModel()
         let texts = try source.loadTexts()
-        var dim = model.embeddingDimension
-        if let truncateDim {
-            guard truncateDim <= dim else { throw EmberError("--truncate-dim \(truncateDim) exceeds the model's dimension \(dim)") }
-        }
+        let fullDim = model.embeddingDimension
+        let dim = truncateDim ?? fullDim
+        guard dim <= fullDim else { throw EmberError("--truncate-dim \(dim) exceeds the model's dimension \(fullDim)") }
         let progress = ProgressBar(total: texts.count, label: "encode", unit: "texts")
-        let embeddings = model.encode(texts, batchSize: batchSize, normalize: !noNormalize) { progress.update($0) }
+        var values = model.encode(texts, batchSize: batchSize, normalize: !noNormalize) { progress.update($0) }
         progress.finish()
-        var values = embeddings
-        if let truncateDim, truncateDim < dim {
-            values = FloatBuffer(count: texts.count * truncateDim)
-            for r in 0..<texts.count {
-                (values.pointer + r * truncateDim).update(from: embeddings.pointer + r * dim, count: truncateDim)
-            }
-            dim = truncateDim
-            if !noNormalize { Normalize.forward(values.pointer, rows: texts.count, dim: dim) }
+        if dim < fullDim {
+            values = Normalize.truncated(values, rows: texts.count, fullDim: fullDim, dim: dim, renormalize: !noNormalize)
         }
         try EmbeddingFiles.write(values.pointer, rows: texts.count, dim: dim, to: URL(fileURLWithPath: output))
     }

@@ -19,10 +19,6 @@ struct Evaluate: ParsableCommand {
     @Option(name: .long, help: "Texts per forward pass.") var batchSize: Int = 64
 
     func validate() throws {
-        let retrieval = [queries, corpus, qrels].compactMap { $0 }.count
-        guard (retrieval == 3) != (sts != nil), retrieval == 0 || retrieval == 3 else {
-            throw ValidationError("give either --queries, --corpus and --qrels, or --sts")
-        }
         guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
     }
 
@@ -65,6 +61,10 @@ struct EvaluationSet {
 
     /// `flagPrefix` is "--" for evaluate and "--eval-" for train, so errors name the flag the user typed.
     init(queries: String?, corpus: String?, qrels: String?, sts: String?, flagPrefix: String = "--") throws {
+        let retrievalFiles = [queries, corpus, qrels].compactMap { $0 }.count
+        guard (retrievalFiles == 3 && sts == nil) || (retrievalFiles == 0 && sts != nil) else {
+            throw EmberError("give either \(flagPrefix)queries, \(flagPrefix)corpus and \(flagPrefix)qrels, or \(flagPrefix)sts")
+        }
         if let sts {
             let url = URL(fileURLWithPath: sts)
             let pairs = try TextFiles.jsonObjects(from: url).map { line, o -> (String, String, Double) in
@@ -78,9 +78,7 @@ struct EvaluationSet {
             kind = .sts(pairs)
             return
         }
-        guard let queries, let corpus, let qrels else {
-            throw EmberError("give either \(flagPrefix)queries, \(flagPrefix)corpus and \(flagPrefix)qrels, or \(flagPrefix)sts")
-        }
+        let (queries, corpus, qrels) = (queries!, corpus!, qrels!)
         let q = try Self.records(queries, "\(flagPrefix)queries"), c = try Self.records(corpus, "\(flagPrefix)corpus")
         let qrelsURL = URL(fileURLWithPath: qrels)
         var relevant: [String: Set<String>] = [:]

@@ -81,7 +81,7 @@ struct Train: ParsableCommand {
         let sentenceModel = try SentenceModel(folder: resumeURL ?? URL(fileURLWithPath: model))
         sentenceModel.warnings.forEach(warn)
         let trainingData = try TrainingData.load(URL(fileURLWithPath: data), columns: columns.map { $0.split(separator: ",").map(String.init) })
-        let lossFunction = try makeLoss(dimension: sentenceModel.embeddingDimension, columns: trainingData.columnNames.count)
+        let lossFunction = try makeLoss(dimension: sentenceModel.embeddingDimension)
         var guideEmbedder: GuideEmbedder? = nil
         if let guide {
             let guideModel = try SentenceModel(folder: URL(fileURLWithPath: guide))
@@ -165,7 +165,7 @@ struct Train: ParsableCommand {
         return (set, dims.sorted(by: >))
     }
 
-    func makeLoss(dimension: Int, columns: Int) throws -> EmbeddingLoss {
+    func makeLoss(dimension: Int) throws -> EmbeddingLoss {
         func parse<T>(_ flag: String, _ value: String, _ make: (String) -> T?) throws -> T {
             guard let parsed = make(value) else { throw EmberError("\(flag): invalid value '\(value)'") }
             return parsed

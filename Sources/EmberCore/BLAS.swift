@@ -42,7 +42,6 @@ public enum BLAS {
         let setThreads: SetThreadsFunction?
         let getThreads: GetThreadsFunction?
         let coreName: CoreNameFunction?
-        let chosenCoreType: String?
     }
 
     /// The core type Ember asks for on this CPU, or nil to leave OpenBLAS's own detection alone.
@@ -69,10 +68,8 @@ public enum BLAS {
     }
 
     static let library: Library = {
-        var chosen: String? = nil
         if getenv("OPENBLAS_CORETYPE") == nil, let core = preferredCoreType(cpuFlags: cpuFlags()) {
             setenv("OPENBLAS_CORETYPE", core, 0)
-            chosen = core
         }
         let names = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libblas.so.3"]
         var handle: UnsafeMutableRawPointer? = nil
@@ -88,8 +85,7 @@ public enum BLAS {
             dgemm: unsafeBitCast(dlsym(handle, "cblas_dgemm")!, to: DgemmFunction.self),
             setThreads: symbol("openblas_set_num_threads", SetThreadsFunction.self),
             getThreads: symbol("openblas_get_num_threads", GetThreadsFunction.self),
-            coreName: symbol("openblas_get_corename", CoreNameFunction.self),
-            chosenCoreType: chosen)
+            coreName: symbol("openblas_get_corename", CoreNameFunction.self))
         library.setThreads?(ProcessInfo.processInfo.environment["EMBER_GEMM_SPLIT"] == "1" ? 1 : Int32(ProcessInfoCores.count))
         return library
     }()

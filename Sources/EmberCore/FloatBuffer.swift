@@ -58,15 +58,3 @@ public final class FloatBuffer: @unchecked Sendable {
         return other
     }
 }
-
-/// A growable scratch buffer: reused across batches so the hot path does not allocate once it has
-/// seen the largest batch.
-public final class Scratch: @unchecked Sendable {
-    public private(set) var buffer = FloatBuffer(count: 0)
-    public init() {}
-    /// A pointer to at least `count` floats; contents are unspecified.
-    public func pointer(count: Int) -> UnsafeMutablePointer<Float> {
-        if buffer.count < count { buffer = FloatBuffer(count: count) }
-        return buffer.pointer
-    }
-}

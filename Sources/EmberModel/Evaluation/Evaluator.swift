@@ -4,14 +4,6 @@ import Foundation
 /// Retrieval and STS evaluation of a model per embedding dimension (Matryoshka truncations): embeddings
 /// are truncated to each dimension, re-normalised, and compared by cosine.
 public enum Evaluator {
-    /// Rows of `embeddings` [n × fullDim] truncated to `dim` and L2-normalised.
-    static func truncated(_ embeddings: FloatBuffer, rows: Int, fullDim: Int, dim: Int) -> FloatBuffer {
-        let out = FloatBuffer(uninitializedCount: rows * dim)
-        for r in 0..<rows { (out.pointer + r * dim).update(from: embeddings.pointer + r * fullDim, count: dim) }
-        Normalize.forward(out.pointer, rows: rows, dim: dim)
-        return out
-    }
-
     /// Retrieval: for every query with at least one relevant document, the corpus ranked by cosine.
     /// Returns metrics keyed by dimension (as a string), then metric name.
     public static func retrieval(model: SentenceModel, queries: [(id: String, text: String)], corpus: [(id: String, text: String)],
@@ -25,8 +17,8 @@ public enum Evaluator {
         let relevantSets = scored.map { Set(relevant[$0.id]!.compactMap { corpusIndex[$0] }) }
         var result: [String: [String: Double]] = [:]
         for dim in dims {
-            let q = truncated(queryEmbeddings, rows: scored.count, fullDim: D, dim: dim)
-            let c = truncated(corpusEmbeddings, rows: corpus.count, fullDim: D, dim: dim)
+            let q = Normalize.truncated(queryEmbeddings, rows: scored.count, fullDim: D, dim: dim)
+            let c = Normalize.truncated(corpusEmbeddings, rows: corpus.count, fullDim: D, dim: dim)
             var ranked: [[Int]] = []
             let chunk = 256
             let scores = FloatBuffer(uninitializedCount: min(chunk, max(scored.count, 1)) * corpus.count)
@@ -52,7 +44,7 @@ public enum Evaluator {
         let a = model.encode(pairs.map(\.0), batchSize: batchSize), b = model.encode(pairs.map(\.1), batchSize: batchSize)
         var result: [String: [String: Double]] = [:]
         for dim in dims {
-            let ta = truncated(a, rows: pairs.count, fullDim: D, dim: dim), tb = truncated(b, rows: pairs.count, fullDim: D, dim: dim)
+            let ta = Normalize.truncated(a, rows: pairs.count, fullDim: D, dim: dim), tb = Normalize.truncated(b, rows: pairs.count, fullDim: D, dim: dim)
             let cosines = (0..<pairs.count).map { Double(Elementwise.dot(ta.pointer + $0 * dim, tb.pointer + $0 * dim, count: dim)) }
             let gold = pairs.map(\.2)
             result[String(dim)] = ["pearson": Correlation.pearson(cosines, gold), "spearman": Correlation.spearman(cosines, gold)]

@@ -121,6 +121,14 @@ public enum Normalize {
         }
     }
 
+    /// The first `dim` of each row's `fullDim` values (Matryoshka truncation), re-normalised unless told not to.
+    public static func truncated(_ x: FloatBuffer, rows: Int, fullDim: Int, dim: Int, renormalize: Bool = true) -> FloatBuffer {
+        let out = FloatBuffer(uninitializedCount: rows * dim)
+        for r in 0..<rows { (out.pointer + r * dim).update(from: x.pointer + r * fullDim, count: dim) }
+        if renormalize { forward(out.pointer, rows: rows, dim: dim) }
+        return out
+    }
+
     /// Given the un-normalised input x and dy, writes dx = (dy − y·⟨y, dy⟩)/‖x‖ (dy/‖x‖·… below eps).
     public static func backward(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
                                 rows: Int, dim: Int) {

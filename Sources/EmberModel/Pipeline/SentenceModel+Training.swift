@@ -41,7 +41,4 @@ extension SentenceModel {
 
     /// The model's trainable parameters (the encoder's; pooling and Normalize have none).
     public var parameters: [Parameter] { weights.parameters }
-
-    /// Dropout probabilities from config.json (hidden, attention).
-    public var configDropout: (hidden: Float, attention: Float) { (config.hiddenDropoutProb, config.attentionProbsDropoutProb) }
 }
