@@ -14,8 +14,10 @@ struct Ember: ParsableCommand {
 @main
 enum EmberMain {
     static func main() {
+        // A closed pipe is an error to report (EPIPE from write), not a silent death by signal.
+        signal(SIGPIPE, SIG_IGN)
         do {
-            var command = try Ember.parseAsRoot()
+            var command = try Ember.parseAsRoot(negativeNumbersAttached(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch let error as EmberError {
             fail(error.message, code: 1)
@@ -31,12 +33,66 @@ enum EmberMain {
     }
 
     static func fail(_ message: String, code: Int32) -> Never {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
+        StandardError.write("error: \(message)\n")
         exit(code)
+    }
+
+    /// `--flag -1` → `--flag=-1`: the argument parser would take "-1" for a flag and report the value as
+    /// missing; attached, the value reaches the flag's own range check ("must be at least 1, got -1").
+    static func negativeNumbersAttached(_ arguments: [String]) -> [String] {
+        var out: [String] = []
+        for argument in arguments {
+            if let last = out.last, last.hasPrefix("--"), !last.contains("="), argument.hasPrefix("-"),
+               Double(argument) != nil {
+                out[out.count - 1] = last + "=" + argument
+            } else {
+                out.append(argument)
+            }
+        }
+        return out
     }
 }
 
 /// Prints warnings on stderr, one line each.
 func warn(_ message: String) {
-    FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
+    StandardError.write("warning: \(message)\n")
+}
+
+/// Standard output through write(2): a failed write (a closed pipe, a full disk) is an `EmberError`
+/// naming stdout, never a crash (FileHandle.write raises an uncatchable exception).
+enum StandardOutput {
+    static func write(_ data: Data) throws {
+        try data.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let n = Foundation.write(STDOUT_FILENO, raw.baseAddress! + offset, raw.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw EmberError("stdout: cannot write (\(String(cString: strerror(errno))))")
+                }
+                offset += n
+            }
+        }
+    }
+}
+
+/// Standard error through write(2); a failure to write there has nowhere to be reported and is ignored.
+enum StandardError {
+    static func write(_ text: String) {
+        let data = Array(text.utf8)
+        var offset = 0
+        while offset < data.count {
+            let n = data.withUnsafeBytes { Foundation.write(STDERR_FILENO, $0.baseAddress! + offset, data.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}
+
+/// `--batch-size` of encode/evaluate: checked before anything is allocated.
+func checkBatchSize(_ batchSize: Int) throws {
+    guard (1...65_536).contains(batchSize) else {
+        throw ValidationError("--batch-size must be between 1 and 65536, got \(batchSize)")
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EmberCore
 import EmberModel
+import EmberTraining
 import Foundation
 
 /// Shared flags: the model folder and the text input.
@@ -43,8 +44,11 @@ struct Encode: ParsableCommand {
     @Flag(name: .long, help: "Skip the Normalize module even if modules.json lists it.")
     var noNormalize = false
 
+    @Flag(name: .long, help: "Replace an existing --output file that is not an Ember embeddings file.")
+    var overwrite = false
+
     func validate() throws {
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
+        try checkBatchSize(batchSize)
         if let truncateDim, truncateDim <= 0 { throw ValidationError("--truncate-dim must be positive, got \(truncateDim)") }
         let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
         guard ext == "npy" || ext == "jsonl" else {
@@ -53,6 +57,10 @@ struct Encode: ParsableCommand {
     }
 
     func run() throws {
+        let outputURL = URL(fileURLWithPath: output)
+        try OutputFile.check(outputURL, flag: "--output", kind: "an embeddings file",
+                             inputs: [("--input", source.input), ("--model", source.model)], overwrite: overwrite,
+                             isEmbers: EmbeddingFiles.looksLikeEmbeddings)
         let model = try source.loadModel()
         let texts = try source.loadTexts()
         let fullDim = model.embeddingDimension
@@ -64,7 +72,10 @@ struct Encode: ParsableCommand {
         if dim < fullDim {
             values = Normalize.truncated(values, rows: texts.count, fullDim: fullDim, dim: dim, renormalize: !noNormalize)
         }
-        try EmbeddingFiles.write(values.pointer, rows: texts.count, dim: dim, to: URL(fileURLWithPath: output))
+        if let row = (0..<texts.count).first(where: { r in (0..<dim).contains { !values.pointer[r * dim + $0].isFinite } }) {
+            throw EmberError("\(source.input): text \(row + 1) has a non-finite embedding (the model's activations overflow); nothing was written")
+        }
+        try EmbeddingFiles.write(values.pointer, rows: texts.count, dim: dim, to: outputURL)
     }
 }
 
@@ -80,6 +91,6 @@ struct Tokenize: ParsableCommand {
         for text in try source.loadTexts() {
             out += "[" + model.tokenize(text).map(String.init).joined(separator: ",") + "]\n"
         }
-        FileHandle.standardOutput.write(Data(out.utf8))
+        try StandardOutput.write(Data(out.utf8))
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import EmberCore
 import EmberModel
+import EmberTraining
 import Foundation
 
 /// `ember evaluate`: retrieval (queries, corpus, qrels) or STS (sentence pairs with gold scores) metrics of a
@@ -17,24 +18,31 @@ struct Evaluate: ParsableCommand {
     @Option(name: .long, help: "Dimensions to evaluate, e.g. 384,256,128 (default: the model's).") var truncateDims: String?
     @Option(name: .long, help: "Write the metrics JSON here (default: stdout).") var output: String?
     @Option(name: .long, help: "Texts per forward pass.") var batchSize: Int = 64
+    @Flag(name: .long, help: "Replace an existing --output file that Ember did not write.") var overwrite = false
 
-    func validate() throws {
-        guard batchSize > 0 else { throw ValidationError("--batch-size must be positive, got \(batchSize)") }
-    }
+    func validate() throws { try checkBatchSize(batchSize) }
 
     func run() throws {
         let sentenceModel = try SentenceModel(folder: URL(fileURLWithPath: model))
         sentenceModel.warnings.forEach(warn)
         let dims = try parseDimensions(truncateDims, flag: "--truncate-dims", modelDimension: sentenceModel.embeddingDimension)
         let set = try EvaluationSet(queries: queries, corpus: corpus, qrels: qrels, sts: sts)
-        let data = try JSONSerialization.data(withJSONObject: set.evaluate(sentenceModel, dims: dims, batchSize: batchSize),
-                                              options: [.prettyPrinted, .sortedKeys])
+        if let output {
+            try OutputFile.check(URL(fileURLWithPath: output), flag: "--output", kind: "a metrics file",
+                                 inputs: [("--model", model)] + set.files, overwrite: overwrite) { url in
+                // Ember's metrics JSON: an object keyed by dimensions.
+                guard let data = FileManager.default.contents(atPath: url.path),
+                      let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
+                return !object.isEmpty && object.keys.allSatisfy { Int($0) != nil }
+            }
+        }
+        let data = JSONOutput.data(set.evaluate(sentenceModel, dims: dims, batchSize: batchSize), pretty: true)
         if let output {
             do { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
-                throw EmberError("--output \(output): cannot write (\(error.localizedDescription))")
+                throw EmberError("--output \(output): cannot write (\(AtomicFolder.describe(error)))")
             }
         } else {
-            FileHandle.standardOutput.write(data + Data("\n".utf8))
+            try StandardOutput.write(data + Data("\n".utf8))
         }
     }
 }
@@ -42,10 +50,12 @@ struct Evaluate: ParsableCommand {
 /// "384,128" → [384, 128], each within 1…modelDimension; nil → [modelDimension].
 func parseDimensions(_ text: String?, flag: String, modelDimension D: Int) throws -> [Int] {
     guard let text else { return [D] }
-    return try text.split(separator: ",").map { part in
+    var seen = Set<Int>()
+    return try text.split(separator: ",", omittingEmptySubsequences: false).map { part in
         guard let d = Int(part.trimmingCharacters(in: .whitespaces)), d > 0, d <= D else {
             throw EmberError("\(flag): '\(part)' is not a dimension between 1 and \(D)")
         }
+        guard seen.insert(d).inserted else { throw EmberError("\(flag): dimension \(d) is listed twice") }
         return d
     }
 }
@@ -58,6 +68,10 @@ struct EvaluationSet {
         case sts([(String, String, Double)])
     }
     let kind: Kind
+    /// The files read, with the flags that named them (an output must not replace them).
+    let files: [(flag: String, path: String)]
+    /// What the set's file is called in messages about undefined metrics.
+    private let source: String
 
     /// `flagPrefix` is "--" for evaluate and "--eval-" for train, so errors name the flag the user typed.
     init(queries: String?, corpus: String?, qrels: String?, sts: String?, flagPrefix: String = "--") throws {
@@ -65,13 +79,17 @@ struct EvaluationSet {
         guard (retrievalFiles == 3 && sts == nil) || (retrievalFiles == 0 && sts != nil) else {
             throw EmberError("give either \(flagPrefix)queries, \(flagPrefix)corpus and \(flagPrefix)qrels, or \(flagPrefix)sts")
         }
+        files = [("queries", queries), ("corpus", corpus), ("qrels", qrels), ("sts", sts)].compactMap { flag, path in
+            path.map { (flagPrefix + flag, $0) }
+        }
+        source = sts ?? qrels ?? ""
         if let sts {
             let url = URL(fileURLWithPath: sts)
             let pairs = try TextFiles.jsonObjects(from: url).map { line, o -> (String, String, Double) in
                 guard let a = o["sentence1"] as? String, let b = o["sentence2"] as? String else {
                     throw EmberError("\(url.path):\(line): needs string fields sentence1 and sentence2")
                 }
-                guard let score = (o["score"] as? NSNumber)?.doubleValue else { throw EmberError("\(url.path):\(line): needs a numeric score") }
+                guard let score = Self.number(o["score"]), score.isFinite else { throw EmberError("\(url.path):\(line): needs a numeric score") }
                 return (a, b, score)
             }
             guard pairs.count >= 2 else { throw EmberError("\(flagPrefix)sts \(url.path): needs at least 2 pairs") }
@@ -86,7 +104,13 @@ struct EvaluationSet {
             guard let queryID = Self.identifier(o["query_id"]), let corpusID = Self.identifier(o["corpus_id"]) else {
                 throw EmberError("\(qrelsURL.path):\(line): needs query_id and corpus_id")
             }
-            let score = (o["score"] as? NSNumber)?.doubleValue ?? 1
+            var score = 1.0
+            if let value = o["score"] {
+                guard let number = Self.number(value), number.isFinite else {
+                    throw EmberError("\(qrelsURL.path):\(line): score must be a number, got \(value is String ? "\"\(value)\"" : "\(value)")")
+                }
+                score = number
+            }
             if score > 0 { relevant[queryID, default: []].insert(corpusID) }
         }
         let corpusIDs = Set(c.map(\.id)), queryIDs = Set(q.map(\.id))
@@ -96,25 +120,50 @@ struct EvaluationSet {
         guard q.contains(where: { !(relevant[$0.id] ?? []).isEmpty }) else {
             throw EmberError("\(qrelsURL.path): no query has a relevant document")
         }
+        let unanswerable = q.filter { query in
+            let judged = relevant[query.id] ?? []
+            return !judged.isEmpty && !judged.contains(where: corpusIDs.contains)
+        }.map(\.id)
+        if !unanswerable.isEmpty {
+            warn("\(qrelsURL.path): \(unanswerable.count) quer\(unanswerable.count == 1 ? "y has" : "ies have") no relevant document in the corpus (\(unanswerable.prefix(5).joined(separator: ", "))\(unanswerable.count > 5 ? ", …" : "")); \(unanswerable.count == q.count ? "every metric is undefined (null)" : "left out of the metrics as undefined")")
+        }
         kind = .retrieval(queries: q, corpus: c, relevant: relevant)
     }
 
+    /// Metrics per dimension; an undefined one (NaN: constant STS scores, no answerable query) is
+    /// reported in a warning naming the file, and written as null.
     func evaluate(_ model: SentenceModel, dims: [Int], batchSize: Int) -> [String: [String: Double]] {
+        let results: [String: [String: Double]]
         switch kind {
         case let .retrieval(queries, corpus, relevant):
-            return Evaluator.retrieval(model: model, queries: queries, corpus: corpus, relevant: relevant, dims: dims, batchSize: batchSize)
+            results = Evaluator.retrieval(model: model, queries: queries, corpus: corpus, relevant: relevant, dims: dims, batchSize: batchSize)
         case let .sts(pairs):
-            return Evaluator.sts(model: model, pairs: pairs, dims: dims, batchSize: batchSize)
+            results = Evaluator.sts(model: model, pairs: pairs, dims: dims, batchSize: batchSize)
         }
+        for dim in dims.map(String.init) {
+            let undefined = (results[dim] ?? [:]).filter { !$0.value.isFinite }.keys.sorted()
+            if case .sts = kind, !undefined.isEmpty {
+                warn("\(source): \(undefined.joined(separator: " and ")) undefined at dimension \(dim) (the gold scores or the similarities are constant); written as null")
+            }
+        }
+        return results
+    }
+
+    /// A JSON number (not a boolean, not a string) as a Double.
+    static func number(_ value: Any?) -> Double? {
+        guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
+        return n.doubleValue
     }
 
     /// `{"id": …, "text": …}` lines; ids may be strings or numbers.
     static func records(_ path: String, _ flag: String) throws -> [(id: String, text: String)] {
         let url = URL(fileURLWithPath: path)
+        var seen = Set<String>()
         let rows = try TextFiles.jsonObjects(from: url).map { line, o -> (id: String, text: String) in
             guard let id = Self.identifier(o["id"]), let text = o["text"] as? String else {
                 throw EmberError("\(url.path):\(line): needs an id and a string text")
             }
+            guard seen.insert(id).inserted else { throw EmberError("\(url.path):\(line): id '\(id)' appears twice") }
             return (id, text)
         }
         guard !rows.isEmpty else { throw EmberError("\(flag) \(url.path): no records") }
@@ -123,7 +172,7 @@ struct EvaluationSet {
 
     static func identifier(_ value: Any?) -> String? {
         if let s = value as? String { return s }
-        if let n = value as? NSNumber { return n.stringValue }
+        if let n = value as? NSNumber, String(cString: n.objCType) != "c" { return n.stringValue }
         return nil
     }
 }

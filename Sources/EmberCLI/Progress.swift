@@ -35,13 +35,13 @@ final class ProgressBar {
         let eta = rate > 0 ? Double(total - done) / rate : 0
         var line = "\r\(label) \(bar) \(done)/\(total)  \(String(format: "%.1f", rate)) \(unit)/s  ETA \(Self.duration(eta))"
         if !lastExtra.isEmpty { line += "  " + lastExtra }
-        FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
+        StandardError.write(line + "\u{1B}[K")
     }
 
     func finish() {
         guard enabled else { return }
         update(total, force: true)
-        FileHandle.standardError.write(Data("\n".utf8))
+        StandardError.write("\n")
     }
 
     static func duration(_ seconds: Double) -> String {

@@ -60,6 +60,9 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Evaluate every N optimiser steps (default: at the end only).") var evalSteps: Int?
     @Option(name: .long, help: "Dimensions to evaluate (default: the Matryoshka dims, else the model's).") var evalDims: String?
 
+    @Flag(name: .long, help: "Replace OUTPUT if it holds an earlier Ember run (never a folder Ember did not write).") var overwrite = false
+    @Flag(name: .long, help: "Skip (and count) optimiser steps whose loss or gradient is not finite instead of stopping.") var skipNonfinite = false
+
     func run() throws {
         var c = TrainingConfiguration()
         c.batchSize = batchSize; c.epochs = epochs; c.maxSteps = maxSteps
@@ -70,10 +73,12 @@ struct Train: ParsableCommand {
         c.warmupSteps = warmupSteps; c.maxGradNorm = maxGradNorm; c.dropout = dropout; c.seed = seed
         c.saveSteps = saveSteps; c.gradientAccumulationSteps = gradientAccumulationSteps
         c.miniBatchSize = miniBatchSize; c.miniBatchTokens = miniBatchTokens; c.noDuplicates = !allowDuplicates
+        c.skipNonFinite = skipNonfinite
         try c.validate()
+        if let n = guideCacheTexts, n < 1 { throw EmberError("--guide-cache-texts must be at least 1, got \(n)") }
 
+        // Everything is read and checked before OUTPUT is touched: a bad input changes no file.
         let outputURL = URL(fileURLWithPath: output)
-        try checkOutputFolder(outputURL)
         let resumeURL = resume.map { URL(fileURLWithPath: $0) }
         if let resumeURL, !FileManager.default.fileExists(atPath: resumeURL.appendingPathComponent("trainer_state.json").path) {
             throw EmberError("--resume \(resumeURL.path): not an Ember checkpoint (no trainer_state.json)")
@@ -82,17 +87,24 @@ struct Train: ParsableCommand {
         sentenceModel.warnings.forEach(warn)
         let trainingData = try TrainingData.load(URL(fileURLWithPath: data), columns: columns.map { $0.split(separator: ",").map(String.init) })
         let lossFunction = try makeLoss(dimension: sentenceModel.embeddingDimension)
+        let evaluation = try makeEvaluation(dimension: sentenceModel.embeddingDimension)
+        var inputs: [RunFolder.Input] = [("--model", model), ("--data", data)] + (evaluation?.0.files ?? [])
+        if let guide { inputs.append(("--guide", guide)) }
         var guideEmbedder: GuideEmbedder? = nil
         if let guide {
             let guideModel = try SentenceModel(folder: URL(fileURLWithPath: guide))
             guideModel.warnings.forEach(warn)
-            if let n = guideCacheTexts, n < 1 { throw EmberError("--guide-cache-texts must be at least 1, got \(n)") }
-            guideEmbedder = GuideEmbedder(model: guideModel, capacity: guideCacheTexts)
-            if let guideCache, FileManager.default.fileExists(atPath: guideCache) {
-                if try guideEmbedder!.load(from: URL(fileURLWithPath: guideCache)) == false {
-                    warn("--guide-cache \(guideCache): written by a different guide model; ignoring it")
+            let embedder = GuideEmbedder(model: guideModel, capacity: guideCacheTexts)
+            if let guideCache {
+                let url = URL(fileURLWithPath: guideCache)
+                // A file there must be a guide cache (load checks it); the file is rewritten at the end.
+                try OutputFile.check(url, flag: "--guide-cache", kind: "a guide cache", inputs: inputs, overwrite: false) { _ in true }
+                if FileManager.default.fileExists(atPath: guideCache), try embedder.load(from: url) == false {
+                    warn("--guide-cache \(guideCache): written by a different guide model; ignoring it (it is rewritten at the end)")
                 }
+                try checkWritable(url, flag: "--guide-cache")
             }
+            guideEmbedder = embedder
         } else if guideCache != nil {
             throw EmberError("--guide-cache needs --guide")
         } else if lossFunction.needsGuide {
@@ -100,57 +112,88 @@ struct Train: ParsableCommand {
         }
         let trainer = try Trainer(model: sentenceModel, loss: lossFunction, data: trainingData, configuration: c, guide: guideEmbedder)
         if let resumeURL { try trainer.resume(from: resumeURL) }
-        let evaluation = try makeEvaluation(dimension: sentenceModel.embeddingDimension)
-
-        try FileManager.default.createDirectory(at: outputURL, withIntermediateDirectories: true)
         let logURL = log.map { URL(fileURLWithPath: $0) } ?? outputURL.appendingPathComponent("metrics.jsonl")
-        if !FileManager.default.fileExists(atPath: logURL.path) || resumeURL == nil {
-            guard FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
-                throw EmberError("--log \(logURL.path): cannot create the metrics file")
+        let logInOutput = RunFolder.canonical(logURL.deletingLastPathComponent()) == RunFolder.canonical(outputURL)
+        if log != nil && !logInOutput && resumeURL == nil {
+            try OutputFile.check(logURL, flag: "--log", kind: "a metrics log", inputs: inputs, overwrite: overwrite) {
+                OutputFile.firstLineIsJSONObject($0, withKey: "step")
             }
         }
-        guard let logHandle = FileHandle(forWritingAtPath: logURL.path) else {
-            throw EmberError("--log \(logURL.path): cannot open the metrics file")
+
+        // OUTPUT: absent, empty, or an Ember run (see RunFolder). It is created and marked at the run's
+        // first write, so a run that fails before its first step leaves nothing behind.
+        let identity: [String: Any] = ["command": CommandLine.arguments.joined(separator: " "), "model": model, "data": data]
+        let decision = try RunFolder.check(output: outputURL, inputs: inputs, overwrite: overwrite, resume: resumeURL, identity: identity)
+        var openLog: FileHandle? = nil
+        defer { try? openLog?.close() }
+        func runLog() throws -> FileHandle {
+            if let openLog { return openLog }
+            for note in try RunFolder.apply(decision) { StandardError.write("note: \(note)\n") }
+            if resumeURL == nil || !FileManager.default.fileExists(atPath: logURL.path) {
+                guard FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
+                    throw EmberError("--log \(logURL.path): cannot create the metrics file")
+                }
+            }
+            guard let handle = FileHandle(forWritingAtPath: logURL.path) else {
+                throw EmberError("--log \(logURL.path): cannot open the metrics file")
+            }
+            handle.seekToEndOfFile()
+            openLog = handle
+            return handle
         }
-        logHandle.seekToEndOfFile()
-        defer { try? logHandle.close() }
+        func logLine(_ line: String) throws {
+            do { try runLog().write(contentsOf: Data((line + "\n").utf8)) } catch let error as EmberError { throw error } catch {
+                throw EmberError("--log \(logURL.path): cannot write (\(AtomicFolder.describe(error)))")
+            }
+        }
 
         func evaluate(step: Int) throws {
             guard let (set, dims) = evaluation else { return }
             let results = set.evaluate(sentenceModel, dims: dims, batchSize: 64)
-            let line = try JSONSerialization.data(withJSONObject: ["step": step, "eval": results], options: [.sortedKeys])
-            logHandle.write(line + Data("\n".utf8))
+            try logLine(JSONOutput.string(["step": step, "eval": results]))
             let main = results[String(dims[0])] ?? [:]
-            let summary = ["ndcg@10", "spearman"].compactMap { key in main[key].map { "\(key) \(String(format: "%.4f", $0))" } }
-            FileHandle.standardError.write(Data("\r\u{1B}[Keval at step \(step) (dim \(dims[0])): \(summary.joined(separator: ", "))\n".utf8))
+            let summary = ["ndcg@10", "spearman"].compactMap { key in main[key].map { "\(key) \($0.isFinite ? String(format: "%.4f", $0) : "undefined")" } }
+            StandardError.write("\r\u{1B}[Keval at step \(step) (dim \(dims[0])): \(summary.joined(separator: ", "))\n")
         }
 
-        let rows = trainer.plan.reduce(0) { $0 + $1.reduce(0) { $0 + $1.rows.count } }
         let progress = ProgressBar(total: trainer.totalSteps, label: "train", unit: "steps")
-        FileHandle.standardError.write(Data("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize!)")" : ""), \(rows) pairs\n".utf8))
+        let caching = c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize ?? 0)")" : ""
+        StandardError.write("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(caching)\n")
         try trainer.run(onStep: { m in
-            logHandle.write(Data((m.jsonLine + "\n").utf8))
-            var extra = String(format: "loss %.4f  lr %.2e  %.1f pairs/s", m.loss, m.learningRate, m.pairsPerSecond)
-            if !m.components.isEmpty {
+            try logLine(m.jsonLine)
+            var extra = m.skipped ? "skipped (non-finite)" : String(format: "loss %.4f  lr %.2e  %.1f pairs/s", m.loss, m.learningRate, m.pairsPerSecond)
+            if !m.components.isEmpty && !m.skipped {
                 extra += "  [" + m.components.sorted { (Int($0.key) ?? 0) > (Int($1.key) ?? 0) }
                     .map { "\($0.key): \(String(format: "%.3f", $0.value))" }.joined(separator: " ") + "]"
             }
+            if m.skipped { warn("step \(m.step): non-finite loss or gradient; step skipped (\(m.skippedSteps) so far)") }
             progress.update(m.step, extra: extra)
             if let every = evalSteps, m.step % every == 0, m.step < m.totalSteps { try evaluate(step: m.step) }
         }, checkpoint: { step in
+            _ = try runLog()
             try trainer.saveCheckpoint(to: outputURL.appendingPathComponent("checkpoint-\(step)"))
         })
         progress.finish()
-        try evaluate(step: trainer.completedSteps)
-        try? logHandle.synchronize()
-        let logInOutput = logURL.deletingLastPathComponent().standardizedFileURL.path == outputURL.standardizedFileURL.path
-        try sentenceModel.save(to: outputURL) { ($0 == logURL.lastPathComponent && logInOutput) || $0.hasPrefix("checkpoint-") }
+        try? runLog().synchronize()
+        // Save first: a failing final evaluation must not cost the trained model. Everything already in
+        // OUTPUT that the model does not replace (marker, metrics, checkpoints) is kept.
+        try sentenceModel.save(to: outputURL) { _ in true }
         Profiler.report()
         if let g = guideEmbedder, let guideCache { try g.save(to: URL(fileURLWithPath: guideCache)) }
         if let g = guideEmbedder {
-            FileHandle.standardError.write(Data("guide cache: \(g.cachedTexts) texts, \(g.hits) hits, \(g.misses) misses\n".utf8))
+            StandardError.write("guide cache: \(g.cachedTexts) texts, \(g.hits) hits, \(g.misses) misses\n")
         }
-        FileHandle.standardError.write(Data("saved \(outputURL.path)\n".utf8))
+        StandardError.write("saved \(outputURL.path)\(trainer.skippedSteps > 0 ? " (\(trainer.skippedSteps) non-finite steps skipped)" : "")\n")
+        try evaluate(step: trainer.completedSteps)
+    }
+
+    /// Fails now, not after training, when `url` cannot be written (its folder is missing or read-only).
+    func checkWritable(_ url: URL, flag: String) throws {
+        let fm = FileManager.default
+        let target = fm.fileExists(atPath: url.path) ? url.path : url.deletingLastPathComponent().path
+        guard access(target.isEmpty ? "." : target, W_OK) == 0 else {
+            throw EmberError("\(flag) \(url.path): cannot be written (\(String(cString: strerror(errno))))")
+        }
     }
 
     /// The --eval-* set and the dimensions to report, or nil when no evaluation was asked for.
@@ -193,7 +236,7 @@ struct Train: ParsableCommand {
             throw EmberError("--loss must be mnrl, mnrl-symmetric or gist, got '\(loss)'")
         }
         if let matryoshkaDims {
-            let dims = try matryoshkaDims.split(separator: ",").map { d in try parse("--matryoshka-dims", String(d)) { Int($0.trimmingCharacters(in: .whitespaces)) } }
+            let dims = try parseDimensions(matryoshkaDims, flag: "--matryoshka-dims", modelDimension: dimension)
             let weights = try matryoshkaWeights.map { w in try w.split(separator: ",").map { x in try parse("--matryoshka-weights", String(x)) { Double($0.trimmingCharacters(in: .whitespaces)) } } }
             let wrapped = try MatryoshkaLoss(wrapping: base, dims: dims, weights: weights, modelDimension: dimension,
                                              dimsPerStep: matryoshkaDimsPerStep, seed: seed)
@@ -203,19 +246,5 @@ struct Train: ParsableCommand {
             throw EmberError("--matryoshka-weights and --matryoshka-dims-per-step need --matryoshka-dims")
         }
         return base
-    }
-
-    /// The final save replaces OUTPUT as a whole, so OUTPUT must be new, empty, or a previous model /
-    /// training output — never an unrelated folder whose files would be swept away.
-    func checkOutputFolder(_ url: URL) throws {
-        let fm = FileManager.default
-        var isDirectory: ObjCBool = false
-        guard fm.fileExists(atPath: url.path, isDirectory: &isDirectory) else { return }
-        guard isDirectory.boolValue else { throw EmberError("--output \(url.path): exists and is not a folder") }
-        let names = try fm.contentsOfDirectory(atPath: url.path)
-        let known: Set<String> = ["modules.json", "model.safetensors", "config.json", "metrics.jsonl"]
-        if !names.isEmpty && !names.contains(where: { known.contains($0) || $0.hasPrefix("checkpoint-") }) {
-            throw EmberError("--output \(url.path): exists and is not a model folder; choose a new or empty folder")
-        }
     }
 }

@@ -93,7 +93,8 @@ struct EmberResult { let status: Int32; let stdout: String; let stderr: String }
 private final class BundleLocator {}
 
 /// Runs the built `ember` executable (it sits next to the test bundle) and collects its output.
-func runEmber(_ arguments: [String]) throws -> EmberResult {
+/// `directory` is its working folder (default: this process's); `stdout` replaces the captured pipe.
+func runEmber(_ arguments: [String], in directory: URL? = nil, stdout stdoutHandle: FileHandle? = nil) throws -> EmberResult {
     var products = Bundle(for: BundleLocator.self).bundleURL.deletingLastPathComponent()
     if !FileManager.default.fileExists(atPath: products.appendingPathComponent("ember").path) {
         products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
@@ -101,11 +102,13 @@ func runEmber(_ arguments: [String]) throws -> EmberResult {
     let process = Process()
     process.executableURL = products.appendingPathComponent("ember")
     process.arguments = arguments
+    if let directory { process.currentDirectoryURL = directory }
     let out = Pipe(), err = Pipe()
-    process.standardOutput = out
+    process.standardOutput = stdoutHandle ?? out
     process.standardError = err
     try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    try? out.fileHandleForWriting.close()
+    let stdout = stdoutHandle == nil ? out.fileHandleForReading.readDataToEndOfFile() : Data()
     let stderr = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     return EmberResult(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),

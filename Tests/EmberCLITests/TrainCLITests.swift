@@ -170,7 +170,7 @@ final class TrainCLITests: XCTestCase {
         let precious = dir.appendingPathComponent("precious")
         try FileManager.default.createDirectory(at: precious, withIntermediateDirectories: true)
         try "keep me".write(to: precious.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
-        try expectFailure(["train", "--model", CLITests.tinyBert, "--output", precious.path, "--data", data.path], mentioning: "not a model folder")
+        try expectFailure(["train", "--model", CLITests.tinyBert, "--output", precious.path, "--data", data.path], mentioning: "was not written by Ember")
         XCTAssertTrue(FileManager.default.fileExists(atPath: precious.appendingPathComponent("notes.txt").path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/model.safetensors").path))
     }

@@ -41,11 +41,17 @@ public final class BertEncoder {
         let word = e.wordEmbeddings.value.pointer, position = e.positionEmbeddings.value.pointer
         let tokenType = e.tokenTypeEmbeddings.value.pointer   // all tokens are segment 0
         let sum = acts.embeddingSum.pointer
+        // Ids and positions index the tables: out of range would read past them (a precondition per
+        // token costs nothing measurable next to the H-wide adds).
+        let vocabulary = config.vocabSize, positions = config.maxPositionEmbeddings
         for s in 0..<acts.sequences.count {
             let o = acts.sequences.offsets[s]
+            precondition(acts.sequences.lengths[s] <= positions, "sequence of \(acts.sequences.lengths[s]) tokens exceeds max_position_embeddings \(positions)")
             for p in 0..<acts.sequences.lengths[s] {
                 let row = sum + (o + p) * H
-                Elementwise.add(word + Int(acts.tokenIds[o + p]) * H, position + p * H, row, count: H)
+                let id = Int(acts.tokenIds[o + p])
+                precondition(id >= 0 && id < vocabulary, "token id \(id) outside the vocabulary of \(vocabulary) rows")
+                Elementwise.add(word + id * H, position + p * H, row, count: H)
                 Elementwise.add(row, tokenType, row, count: H)
             }
         }

@@ -62,6 +62,12 @@ public final class BertWeights {
 
     public init(config: BertConfig, tensors: [String: Tensor], source: String) throws {
         self.config = config
+        // NaN/Inf weights would encode every text to NaN: refuse them at load, naming the tensor.
+        for (name, tensor) in tensors.sorted(by: { $0.key < $1.key }) {
+            if let bad = (0..<tensor.count).first(where: { !tensor.data.pointer[$0].isFinite }) {
+                throw EmberError("\(source): tensor '\(name)' holds a non-finite value (\(tensor.data.pointer[bad]) at index \(bad))")
+            }
+        }
         let prefix = tensors.keys.contains("bert.embeddings.word_embeddings.weight") ? "bert." : ""
         keyPrefix = prefix
         var used = Set<String>()

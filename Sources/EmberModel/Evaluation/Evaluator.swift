@@ -4,17 +4,23 @@ import Foundation
 /// Retrieval and STS evaluation of a model per embedding dimension (Matryoshka truncations): embeddings
 /// are truncated to each dimension, re-normalised, and compared by cosine.
 public enum Evaluator {
-    /// Retrieval: for every query with at least one relevant document, the corpus ranked by cosine.
-    /// Returns metrics keyed by dimension (as a string), then metric name.
+    /// Retrieval: for every query with at least one relevant document in the corpus, the corpus ranked by
+    /// cosine. Relevant ids missing from the corpus cannot be retrieved but count in the denominators
+    /// (recall, ndcg, map), as the reference counts them. A query none of whose relevant documents is in
+    /// the corpus has undefined metrics and is left out (the caller warns); with no query left every
+    /// metric is NaN (written as null). Returns metrics keyed by dimension (as a string), then metric name.
     public static func retrieval(model: SentenceModel, queries: [(id: String, text: String)], corpus: [(id: String, text: String)],
                                  relevant: [String: Set<String>], dims: [Int], batchSize: Int = 64,
                                  metrics: RetrievalMetrics = RetrievalMetrics()) -> [String: [String: Double]] {
         let corpusIndex = Dictionary(corpus.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
-        let scored = queries.filter { !(relevant[$0.id] ?? []).isEmpty }
+        let scored = queries.filter { (relevant[$0.id] ?? []).contains { corpusIndex[$0] != nil } }
         let D = model.embeddingDimension
         let queryEmbeddings = model.encode(scored.map(\.text), batchSize: batchSize)
         let corpusEmbeddings = model.encode(corpus.map(\.text), batchSize: batchSize)
-        let relevantSets = scored.map { Set(relevant[$0.id]!.compactMap { corpusIndex[$0] }) }
+        // Ids missing from the corpus become distinct negative indices: never ranked, still counted.
+        let relevantSets = scored.map { query in
+            Set(relevant[query.id]!.sorted().enumerated().map { corpusIndex[$0.element] ?? -1 - $0.offset })
+        }
         var result: [String: [String: Double]] = [:]
         for dim in dims {
             let q = Normalize.truncated(queryEmbeddings, rows: scored.count, fullDim: D, dim: dim)

@@ -19,6 +19,12 @@ public struct RetrievalMetrics {
 
     public init() {}
 
+    /// Every metric name `compute` reports.
+    public var names: [String] {
+        accuracyAt.map { "accuracy@\($0)" } + precisionRecallAt.flatMap { ["precision@\($0)", "recall@\($0)"] }
+            + mrrAt.map { "mrr@\($0)" } + ndcgAt.map { "ndcg@\($0)" } + mapAt.map { "map@\($0)" }
+    }
+
     var depth: Int { (accuracyAt + precisionRecallAt + mrrAt + ndcgAt + mapAt).max() ?? 10 }
 
     /// `ranked[q]`: corpus indices by decreasing score (at least `depth` of them, or all);
@@ -50,8 +56,9 @@ public struct RetrievalMetrics {
                 sums["map@\(k)", default: 0] += precisionSum / Double(min(k, rel.count))
             }
         }
-        let n = Double(max(ranked.count, 1))
-        return sums.mapValues { $0 / n }
+        // No query: every metric is undefined (NaN, written as null), not silently 0.
+        guard !ranked.isEmpty else { return Dictionary(uniqueKeysWithValues: names.map { ($0, Double.nan) }) }
+        return sums.mapValues { $0 / Double(ranked.count) }
     }
 }
 

@@ -16,6 +16,22 @@ public enum EmbeddingFiles {
         }
     }
 
+    /// Whether `url` holds what `write` writes (so Ember may replace it): a `.npy` file, or JSON lines
+    /// of number arrays; an empty file too.
+    public static func looksLikeEmbeddings(_ url: URL) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { return false }
+        defer { try? handle.close() }
+        let head = handle.readData(ofLength: 1 << 16)
+        if head.isEmpty { return true }
+        switch url.pathExtension.lowercased() {
+        case "npy": return head.starts(with: [0x93] + Array("NUMPY".utf8))
+        case "jsonl":
+            guard let line = head.split(separator: 0x0A).first, head.count < 1 << 16 || head.contains(0x0A) else { return false }
+            return (try? JSONSerialization.jsonObject(with: Data(line))) is [NSNumber]
+        default: return false
+        }
+    }
+
     /// NumPy format 1.0: magic, version, little-endian header length, a Python-literal header padded so
     /// the data starts on a 64-byte boundary, then the raw little-endian floats.
     public static func npy(_ values: UnsafePointer<Float>, rows: Int, dim: Int) -> Data {

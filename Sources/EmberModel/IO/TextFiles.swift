@@ -81,16 +81,19 @@ public enum Delimited {
     public struct Row { public let line: Int; public let fields: [String] }
     public struct Table { public let header: [String]; public let rows: [Row] }
 
+    /// Parsed by Unicode scalars, not Characters: a separator followed by a combining mark would
+    /// otherwise merge with it into one grapheme cluster and the field boundary would be missed.
     public static func read(_ url: URL) throws -> Table {
-        let separator: Character = url.pathExtension.lowercased() == "tsv" ? "\t" : ","
+        let separator: Unicode.Scalar = url.pathExtension.lowercased() == "tsv" ? "\t" : ","
         let text = try TextFiles.lines(of: url).joined(separator: "\n")
         var records: [Row] = []
-        var field = "", fields: [String] = []
+        var field = String.UnicodeScalarView(), fields: [String] = []
         var inQuotes = false, line = 1, recordLine = 1
-        var iterator = text.makeIterator()
-        var pending: Character? = nil
+        var iterator = text.unicodeScalars.makeIterator()
+        var pending: Unicode.Scalar? = nil
+        func endField() { fields.append(String(field)); field = String.UnicodeScalarView() }
         func endRecord() {
-            fields.append(field); field = ""
+            endField()
             if !(fields.count == 1 && fields[0].isEmpty) { records.append(Row(line: recordLine, fields: fields)) }
             fields = []
         }
@@ -108,7 +111,7 @@ public enum Delimited {
             } else if c == "\"" && field.isEmpty {
                 inQuotes = true
             } else if c == separator {
-                fields.append(field); field = ""
+                endField()
             } else if c == "\n" {
                 endRecord(); line += 1; recordLine = line
             } else {

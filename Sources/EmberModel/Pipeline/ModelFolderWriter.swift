@@ -15,6 +15,12 @@ extension SentenceModel {
             let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
             try data.write(to: folder.appendingPathComponent(name))
         }
+        // Never save a non-finite weight: a NaN model would load everywhere and encode nothing.
+        for p in parameters {
+            if let bad = (0..<p.count).first(where: { !p.value.pointer[$0].isFinite }) {
+                throw EmberError("\(folder.path): not saved: weight '\(p.name)' is not finite (\(p.value.pointer[bad]) at index \(bad))")
+            }
+        }
         try SafeTensors.write(weights.checkpointTensors(), to: folder.appendingPathComponent("model.safetensors"))
         for name in ["config.json", "tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json"] {
             let source = transformerFolder.appendingPathComponent(name)
@@ -31,7 +37,7 @@ extension SentenceModel {
             ["idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"]]
         let poolingFolder = folder.appendingPathComponent("1_Pooling")
         try fm.createDirectory(at: poolingFolder, withIntermediateDirectories: true)
-        var poolingConfig: [String: Any] = ["word_embedding_dimension": pooling.dimension, "include_prompt": true]
+        var poolingConfig: [String: Any] = ["word_embedding_dimension": pooling.dimension, "include_prompt": pooling.includePrompt]
         for mode in Pooling.Mode.allCases { poolingConfig[mode.rawValue] = pooling.modes.contains(mode) }
         try json(poolingConfig, "1_Pooling/config.json")
         if normalize {
@@ -44,44 +50,5 @@ extension SentenceModel {
     /// Saves the model to `folder` atomically (a temporary sibling folder, then rename).
     public func save(to folder: URL, preserving: (String) -> Bool = { _ in false }) throws {
         try AtomicFolder.write(to: folder, preserving: preserving) { try writeFolder(into: $0) }
-    }
-}
-
-/// Replaces a folder as a whole: the content is written into a temporary sibling, then swapped in by
-/// renames, so a crash or a failed write never leaves a half-written folder at the destination.
-public enum AtomicFolder {
-    /// `preserving` names entries of an existing destination (e.g. a metrics log, checkpoints) to carry
-    /// over into the new folder (by rename, before the swap).
-    public static func write(to destination: URL, preserving: (String) -> Bool = { _ in false },
-                             _ body: (URL) throws -> Void) throws {
-        let fm = FileManager.default
-        let parent = destination.deletingLastPathComponent()
-        let tag = "\(ProcessInfo.processInfo.processIdentifier)-\(UInt32.random(in: 0...UInt32.max))"
-        let temporary = parent.appendingPathComponent(".\(destination.lastPathComponent).tmp-\(tag)")
-        do {
-            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-            try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
-            try body(temporary)
-            var isDirectory: ObjCBool = false
-            if fm.fileExists(atPath: destination.path, isDirectory: &isDirectory) {
-                guard isDirectory.boolValue else { throw EmberError("\(destination.path): exists and is not a folder") }
-                for name in try fm.contentsOfDirectory(atPath: destination.path) where preserving(name) {
-                    let target = temporary.appendingPathComponent(name)
-                    if !fm.fileExists(atPath: target.path) {
-                        try fm.moveItem(at: destination.appendingPathComponent(name), to: target)
-                    }
-                }
-                let old = parent.appendingPathComponent(".\(destination.lastPathComponent).old-\(tag)")
-                try fm.moveItem(at: destination, to: old)
-                try fm.moveItem(at: temporary, to: destination)
-                try? fm.removeItem(at: old)
-            } else {
-                try fm.moveItem(at: temporary, to: destination)
-            }
-        } catch {
-            try? fm.removeItem(at: temporary)
-            if let error = error as? EmberError { throw error }
-            throw EmberError("\(destination.path): cannot save (\(error.localizedDescription))")
-        }
     }
 }

@@ -16,29 +16,66 @@ public struct Pooling: Sendable, Equatable {
 
     public let modes: [Mode]
     public let dimension: Int   // word_embedding_dimension
+    /// `include_prompt`: whether prompt tokens are pooled. Ember prepends no prompt, so both values give
+    /// the same embeddings; it is kept and written back on save.
+    public let includePrompt: Bool
 
-    public init(modes: [Mode], dimension: Int) {
+    public init(modes: [Mode], dimension: Int, includePrompt: Bool = true) {
         self.modes = Mode.allCases.filter(modes.contains)
         self.dimension = dimension
+        self.includePrompt = includePrompt
     }
 
     public var outputDimension: Int { modes.count * dimension }
 
-    /// Reads `1_Pooling/config.json` (or the module's folder).
+    /// The names sentence-transformers ≥ 5.4 writes in `pooling_mode` (a string, or a list for several).
+    static let modeNames: [String: Mode] = ["cls": .cls, "max": .max, "mean": .mean, "mean_sqrt_len_tokens": .meanSqrtLength,
+                                            "weightedmean": .weightedMean, "lasttoken": .lastToken]
+
+    /// Reads `1_Pooling/config.json` in either spelling (spec §10.4): v2–v5.3
+    /// `{"word_embedding_dimension": H, "pooling_mode_mean_tokens": true, …}` or v5.4+/6.x
+    /// `{"embedding_dimension": H, "pooling_mode": "mean"}` (or a list of modes). Every field is
+    /// type-checked; an unknown mode is refused by name.
     public static func load(_ url: URL) throws -> Pooling {
-        guard let data = FileManager.default.contents(atPath: url.path),
-              let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
-            throw EmberError("\(url.path): missing or invalid pooling config")
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw EmberError("\(url.path): missing pooling config")
         }
-        guard let dimension = (json["word_embedding_dimension"] as? NSNumber)?.intValue, dimension > 0 else {
-            throw EmberError("\(url.path): missing word_embedding_dimension")
+        guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
+            throw EmberError("\(url.path): not a JSON object")
         }
-        if let include = json["include_prompt"] as? Bool, include == false {
-            throw EmberError("\(url.path): include_prompt false is not supported")
+        func integer(_ key: String) throws -> Int? {
+            guard let value = json[key] else { return nil }
+            guard let n = value as? NSNumber, String(cString: n.objCType) != "c", let i = Int(exactly: n.doubleValue), i > 0, i <= 1 << 20 else {
+                throw EmberError("\(url.path): \(key) must be a positive integer, got \(value)")
+            }
+            return i
         }
-        let modes = Mode.allCases.filter { (json[$0.rawValue] as? Bool) == true }
+        func flag(_ key: String) throws -> Bool? {
+            guard let value = json[key], !(value is NSNull) else { return nil }
+            guard let n = value as? NSNumber, String(cString: n.objCType) == "c" else {
+                throw EmberError("\(url.path): \(key) must be true or false, got \(value)")
+            }
+            return n.boolValue
+        }
+        guard let dimension = try integer("embedding_dimension") ?? integer("word_embedding_dimension") else {
+            throw EmberError("\(url.path): missing embedding_dimension (or word_embedding_dimension)")
+        }
+        var modes: [Mode] = []
+        if let value = json["pooling_mode"], !(value is NSNull) {
+            guard let names = (value as? [Any] ?? [value]) as? [String], !names.isEmpty else {
+                throw EmberError("\(url.path): pooling_mode must be a mode name or a list of them, got \(value)")
+            }
+            for name in names {
+                guard let mode = modeNames[name] else {
+                    throw EmberError("\(url.path): unsupported pooling_mode '\(name)' (Ember supports \(modeNames.keys.sorted().joined(separator: ", ")))")
+                }
+                modes.append(mode)
+            }
+        } else {
+            for mode in Mode.allCases where try flag(mode.rawValue) == true { modes.append(mode) }
+        }
         guard !modes.isEmpty else { throw EmberError("\(url.path): no pooling mode is enabled") }
-        return Pooling(modes: modes, dimension: dimension)
+        return Pooling(modes: modes, dimension: dimension, includePrompt: try flag("include_prompt") ?? true)
     }
 
     /// hidden: [T × H] packed; out: [N × outputDimension].

@@ -3,9 +3,12 @@ import EmberTokenizer
 import Foundation
 
 /// A sentence-transformers model folder loaded for Ember: tokenizer → BERT encoder → Pooling →
-/// (Normalize). Reads the v2–v5 layout (modules.json naming the Transformer at "" or "0_Transformer",
-/// Pooling at "1_Pooling", Normalize listed with or without its folder) and plain Hugging Face BERT
-/// folders (no modules.json: mean pooling, no Normalize, with a warning).
+/// (Normalize). Reads both layouts of spec §10.4 — v2–v5.3 (`sentence_transformers.models.*` module
+/// types, legacy Pooling keys, max_seq_length in sentence_bert_config.json) and v5.4+/6.x (new module
+/// type paths, `pooling_mode`/`embedding_dimension`, max_seq_length as the tokenizer's model_max_length,
+/// tokenizer.json without vocab.txt) — and plain Hugging Face BERT folders (no modules.json: mean
+/// pooling, no Normalize, with a warning). Every file is validated at load: token ids must index the
+/// embedding matrix, max_seq_length must fit the position table, weights must be finite.
 public final class SentenceModel {
     public let folder: URL
     /// Where config.json, the weights and the tokenizer files live (the Transformer module's path).
@@ -62,6 +65,10 @@ public final class SentenceModel {
         let config = try BertConfig.load(transformerFolder.appendingPathComponent("config.json"))
         encoder = BertEncoder(weights: try BertWeights.load(folder: transformerFolder, config: config))
         tokenizer = try BertTokenizer(folder: transformerFolder)
+        // Every id the tokenizer can produce must index a row of the word embeddings.
+        guard tokenizer.vocabularySize <= config.vocabSize else {
+            throw EmberError("\(transformerFolder.path): the tokenizer has \(tokenizer.vocabularySize) tokens but the word embeddings have \(config.vocabSize) rows (config.json vocab_size); the tokenizer does not belong to these weights")
+        }
         if let poolingPath {
             pooling = try Pooling.load(folder.appendingPathComponent(poolingPath).appendingPathComponent("config.json"))
             guard pooling.dimension == config.hiddenSize else {
@@ -75,12 +82,32 @@ public final class SentenceModel {
         var maxLength = config.maxPositionEmbeddings
         var lowercase = false
         let stConfigURL = transformerFolder.appendingPathComponent("sentence_bert_config.json")
+        // max_seq_length: sentence_bert_config.json (v2–v5.3), else the tokenizer's model_max_length
+        // (where v5.4+/6.x keep it), else the position table; an explicit value must fit the table.
+        var stated: Int? = nil
         if let data = fm.contents(atPath: stConfigURL.path) {
             guard let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else {
                 throw EmberError("\(stConfigURL.path): not a JSON object")
             }
-            if let m = (json["max_seq_length"] as? NSNumber)?.intValue, m > 0 { maxLength = min(m, maxLength) }
-            lowercase = json["do_lower_case"] as? Bool ?? false
+            if let value = json["max_seq_length"], !(value is NSNull) {
+                guard let n = value as? NSNumber, String(cString: n.objCType) != "c", let m = Int(exactly: n.doubleValue),
+                      (1...config.maxPositionEmbeddings).contains(m) else {
+                    throw EmberError("\(stConfigURL.path): max_seq_length must be an integer from 1 to max_position_embeddings (\(config.maxPositionEmbeddings)), got \(value)")
+                }
+                stated = m
+            }
+            if let value = json["do_lower_case"], !(value is NSNull) {
+                guard let n = value as? NSNumber, String(cString: n.objCType) == "c" else {
+                    throw EmberError("\(stConfigURL.path): do_lower_case must be true or false, got \(value)")
+                }
+                lowercase = n.boolValue
+            }
+            if let task = json["transformer_task"] as? String, task != "feature-extraction" {
+                throw EmberError("\(stConfigURL.path): unsupported transformer_task '\(task)' (Ember runs feature-extraction encoders)")
+            }
+        }
+        if let stated {
+            maxLength = stated
         } else if let m = tokenizer.modelMaxLength {
             maxLength = min(m, maxLength)
         }

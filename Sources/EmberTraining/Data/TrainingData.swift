@@ -10,11 +10,16 @@ public struct TrainingData {
     public let columnNames: [String]
     /// `rows[i][c]` is the text of example `i` in column `columnNames[c]`.
     public let rows: [[String]]
+    /// The 1-based line of the file each row starts on (nil for data built in memory), so errors about
+    /// a row can name it.
+    public let lineNumbers: [Int]?
 
-    public init(columnNames: [String], rows: [[String]]) {
+    public init(columnNames: [String], rows: [[String]], lineNumbers: [Int]? = nil) {
         precondition(rows.allSatisfy { $0.count == columnNames.count }, "every row needs one value per column")
+        precondition(lineNumbers.map { $0.count == rows.count } ?? true, "one line number per row")
         self.columnNames = columnNames
         self.rows = rows
+        self.lineNumbers = lineNumbers
     }
 
     /// Columns that carry labels or bookkeeping, not texts: dropped when no `--columns` is given, as the
@@ -96,7 +101,7 @@ public struct TrainingData {
             }
             rows.append(row)
         }
-        return TrainingData(columnNames: names, rows: rows)
+        return TrainingData(columnNames: names, rows: rows, lineNumbers: objects.map(\.0))
     }
 
     /// A JSON value's kind, for error messages.
@@ -165,6 +170,6 @@ public struct TrainingData {
         let names = try select(columns, from: table.header, file: url.path)
         let indices = names.map { table.header.firstIndex(of: $0)! }
         let rows = table.rows.map { row in indices.map { row.fields[$0] } }
-        return TrainingData(columnNames: names, rows: rows)
+        return TrainingData(columnNames: names, rows: rows, lineNumbers: table.rows.map(\.line))
     }
 }

@@ -12,17 +12,23 @@ public struct StepMetrics {
     public let components: [String: Double]
     public let learningRate: Float
     public let gradNorm: Float
+    /// This step's loss or gradient was not finite and `skipNonFinite` left the weights as they were.
+    public let skipped: Bool
+    /// Steps skipped so far in the run.
+    public let skippedSteps: Int
     public let pairsPerSecond: Double
     public let seconds: Double
 
-    /// The metrics JSON line (cli.md: step, epoch, loss, per-dim losses, lr, grad_norm, pairs_per_s, seconds).
+    /// The metrics JSON line (cli.md: step, epoch, loss, per-dim losses, lr, grad_norm, pairs_per_s, seconds;
+    /// `skipped` and `skipped_steps` when `--skip-nonfinite` skipped steps).
     public var jsonLine: String {
         var object: [String: Any] = ["step": step, "epoch": (epoch * 1e4).rounded() / 1e4, "loss": loss,
                                      "lr": Double(learningRate), "grad_norm": Double(gradNorm),
                                      "pairs_per_s": (pairsPerSecond * 100).rounded() / 100, "seconds": (seconds * 1000).rounded() / 1000]
         if !components.isEmpty { object["losses"] = components }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
-        return String(decoding: data, as: UTF8.self)
+        if skipped { object["skipped"] = true }
+        if skippedSteps > 0 { object["skipped_steps"] = skippedSteps }
+        return JSONOutput.string(object)   // a non-finite loss of a skipped step is null
     }
 }
 
@@ -40,10 +46,14 @@ public final class Trainer {
     public let configuration: TrainingConfiguration
     public let optimizer: Optimizer
     public let schedule: LearningRateSchedule
-    /// Micro-batches (epoch, row indices) of each optimiser step.
-    public let plan: [[(epoch: Int, rows: [Int])]]
+    /// Micro-batches (epoch, row indices) of each optimiser step, computed lazily.
+    public let plan: StepPlan
     public let warmupSteps: Int
     public private(set) var completedSteps = 0
+    /// Steps skipped for a non-finite loss or gradient (`skipNonFinite`), for the metrics.
+    public private(set) var skippedSteps = 0
+    /// The loss and all its parameters, as stored in a checkpoint: a resume with other loss options is refused.
+    public let lossSignature: String
     let tokenized: [[[Int32]]]   // per data row, per column
 
     public var totalSteps: Int { plan.count }
@@ -71,31 +81,9 @@ public final class Trainer {
             cache[text] = ids
             return ids
         } }
-        plan = Self.makePlan(rows: data.rows, configuration: configuration)
+        plan = StepPlan(rows: data.rows, configuration: configuration)
+        lossSignature = String(reflecting: loss)
         warmupSteps = configuration.warmupSteps ?? LearningRateSchedule.warmupSteps(ratio: 0.1, totalSteps: plan.count)
-    }
-
-    /// Groups the sampler's batches into optimiser steps: `gradientAccumulationSteps` batches each (fewer at
-    /// the end of an epoch), epochs until `epochs` are done or `maxSteps` reached (cycling epochs if needed).
-    static func makePlan(rows: [[String]], configuration c: TrainingConfiguration) -> [[(epoch: Int, rows: [Int])]] {
-        let sampler: BatchSampling = c.noDuplicates
-            ? NoDuplicatesBatchSampler(rows: rows, batchSize: c.batchSize, seed: c.seed, dropLast: c.dropLast)
-            : BatchSampler(rows: rows, batchSize: c.batchSize, seed: c.seed, dropLast: c.dropLast)
-        var plan: [[(epoch: Int, rows: [Int])]] = []
-        var epoch = 0
-        while c.maxSteps.map({ plan.count < $0 }) ?? (epoch < c.epochs) {
-            let batches = sampler.batches(epoch: epoch)
-            if batches.isEmpty { break }
-            var start = 0
-            while start < batches.count {
-                if let maxSteps = c.maxSteps, plan.count >= maxSteps { break }
-                let end = min(batches.count, start + c.gradientAccumulationSteps)
-                plan.append(batches[start..<end].map { (epoch: epoch, rows: $0) })
-                start = end
-            }
-            epoch += 1
-        }
-        return plan
     }
 
     /// Runs optimiser steps from `completedSteps` until done (or until `stopAfter` steps are complete),
@@ -104,39 +92,58 @@ public final class Trainer {
                     checkpoint: (Int) throws -> Void = { _ in }) throws {
         let parameters = model.parameters
         let start = Date()
-        let stepsPerEpoch = Double(plan.filter { $0.first?.epoch == 0 }.count)
-        // Micro-steps before each optimiser step: the dropout stream of a micro-batch is keyed by it.
-        let microStepStart = plan.reduce(into: [0]) { $0.append($0.last! + $1.count) }
+        let stepsPerEpoch = Double(plan.stepsPerEpoch)
         while completedSteps < plan.count {
             if let stopAfter, completedSteps >= stopAfter { return }
             let stepStart = Date()
             let micro = plan[completedSteps]
             parameters.forEach { $0.zeroGrad() }
             var loss = 0.0, components: [String: Double] = [:], pairs = 0
-            let microStepBase = microStepStart[completedSteps]
+            // The dropout stream of a micro-batch is keyed by its run-wide index.
+            let microStepBase = plan.firstMicroStep(of: completedSteps)
+            var badRows: [Int] = []
             for (k, batch) in micro.enumerated() {
                 let result = try engine.step(self.batch(rows: batch.rows), step: microStepBase + k,
                                              gradientScale: 1 / Float(micro.count))
                 loss += result.loss / Double(micro.count)
                 for (key, value) in result.components { components[key, default: 0] += value / Double(micro.count) }
                 pairs += batch.rows.count
+                if !result.loss.isFinite { badRows += batch.rows }
             }
-            guard loss.isFinite else { throw EmberError("training diverged: loss is \(loss) at step \(completedSteps + 1)") }
-            let norm = Profiler.measure("clip") { clipGradientNorm(parameters, maxNorm: configuration.maxGradNorm) }
             let lr = schedule.learningRate(step: completedSteps, totalSteps: plan.count, warmupSteps: warmupSteps,
                                            peak: configuration.learningRate)
-            Profiler.measure("optimizer") { optimizer.step(parameters, learningRate: lr) }
+            let norm = Profiler.measure("clip") { clipGradientNorm(parameters, maxNorm: configuration.maxGradNorm) }
+            var skipped = false
+            if !loss.isFinite || !norm.isFinite {
+                let what = !loss.isFinite ? "the loss is \(loss)" : "the gradient norm is \(norm)"
+                let rows = badRows.isEmpty ? "" : " (\(describe(rows: badRows)))"
+                guard configuration.skipNonFinite else {
+                    throw EmberError("training stopped at step \(completedSteps + 1): \(what)\(rows); nothing of this step was saved (--skip-nonfinite skips such steps)")
+                }
+                skipped = true
+                skippedSteps += 1
+            } else {
+                Profiler.measure("optimizer") { optimizer.step(parameters, learningRate: lr) }
+            }
             completedSteps += 1
             let elapsed = Date().timeIntervalSince(stepStart)
             let epochPosition = stepsPerEpoch > 0 ? Double(completedSteps) / stepsPerEpoch : Double(micro[0].epoch + 1)
             try onStep(StepMetrics(step: completedSteps, totalSteps: plan.count, epoch: epochPosition, loss: loss,
                                    components: components, learningRate: lr, gradNorm: norm,
+                                   skipped: skipped, skippedSteps: skippedSteps,
                                    pairsPerSecond: Double(pairs) / max(elapsed, 1e-9),
                                    seconds: Date().timeIntervalSince(start)))
             if let every = configuration.saveSteps, completedSteps % every == 0, completedSteps < plan.count {
                 try checkpoint(completedSteps)
             }
         }
+    }
+
+    /// Data rows as the user finds them: 1-based line numbers of the file where known, else row numbers.
+    func describe(rows: [Int]) -> String {
+        let shown = rows.sorted().prefix(8).map { row in data.lineNumbers.map { "\($0[row])" } ?? "#\(row + 1)" }
+        return (data.lineNumbers == nil ? "data rows " : "data lines ") + shown.joined(separator: ", ")
+            + (rows.count > 8 ? ", … (\(rows.count) rows)" : "")
     }
 
     func batch(rows: [Int]) -> TokenizedBatch {
@@ -153,6 +160,9 @@ public final class Trainer {
         public var totalSteps: Int
         public var dataRows: Int
         public var loss: String
+        /// The loss with all its parameters (nil in checkpoints of Ember before this field existed).
+        public var lossSignature: String?
+        public var skippedSteps: Int?
         public var configuration: TrainingConfiguration
     }
 
@@ -160,7 +170,8 @@ public final class Trainer {
     /// folder), `optimizer.safetensors` and `trainer_state.json`.
     public func saveCheckpoint(to folder: URL) throws {
         let state = State(completedSteps: completedSteps, totalSteps: plan.count, dataRows: data.rows.count,
-                          loss: engine.loss.name, configuration: configuration)
+                          loss: engine.loss.name, lossSignature: lossSignature, skippedSteps: skippedSteps,
+                          configuration: configuration)
         try AtomicFolder.write(to: folder) { dir in
             try model.writeFolder(into: dir)
             try SafeTensors.write(optimizer.stateTensors(), to: dir.appendingPathComponent("optimizer.safetensors"))
@@ -182,14 +193,22 @@ public final class Trainer {
             throw EmberError("\(stateURL.path): unreadable trainer state (\(error.localizedDescription))")
         }
         var saved = state.configuration, current = configuration
-        saved.saveSteps = nil; current.saveSteps = nil   // checkpoint frequency does not change the maths
+        saved.saveSteps = nil; current.saveSteps = nil   // checkpoint frequency does not change the maths,
+        saved.skipNonFinite = false; current.skipNonFinite = false   // nor does skipping (while steps are finite)
         guard saved == current else {
             throw EmberError("--resume \(folder.path): the checkpoint was written with different training options; resume with the same flags")
         }
-        guard state.dataRows == self.data.rows.count, state.totalSteps == plan.count, state.loss == engine.loss.name else {
-            throw EmberError("--resume \(folder.path): the checkpoint belongs to a different data file or loss")
+        guard state.dataRows == self.data.rows.count, state.totalSteps == plan.count else {
+            throw EmberError("--resume \(folder.path): the checkpoint belongs to a different data file (\(state.dataRows) rows, \(state.totalSteps) steps; now \(self.data.rows.count) rows, \(plan.count) steps)")
+        }
+        guard state.loss == engine.loss.name, state.lossSignature == nil || state.lossSignature == lossSignature else {
+            throw EmberError("--resume \(folder.path): the checkpoint was trained with other loss options (\(state.loss)); resume with the same loss flags")
+        }
+        guard state.completedSteps >= 0, state.completedSteps <= plan.count else {
+            throw EmberError("\(stateURL.path): completedSteps \(state.completedSteps) is outside 0…\(plan.count)")
         }
         try optimizer.loadState(try SafeTensors.read(folder.appendingPathComponent("optimizer.safetensors")))
         completedSteps = state.completedSteps
+        skippedSteps = state.skippedSteps ?? 0
     }
 }

@@ -25,6 +25,20 @@ public struct TrainingConfiguration: Codable, Equatable {
     /// The no-duplicates batch sampler (spec §10.1); on by default for in-batch-negative losses.
     public var noDuplicates = true
     public var dropLast = false
+    /// Skip an optimiser step whose loss or gradient norm is not finite (counted in the metrics) instead
+    /// of stopping. Not stored in checkpoints: it changes nothing while every step is finite.
+    public var skipNonFinite = false
+
+    enum CodingKeys: String, CodingKey {
+        case batchSize, epochs, maxSteps, optimizer, learningRate, weightDecay, scheduler, warmupSteps, maxGradNorm
+        case dropout, seed, saveSteps, gradientAccumulationSteps, miniBatchSize, miniBatchTokens, noDuplicates, dropLast
+    }
+
+    /// Upper bounds of the counts, checked before anything is allocated: far beyond any real run, low
+    /// enough that no product of them overflows or asks for terabytes.
+    public static let maximumBatchSize = 1 << 20
+    public static let maximumSteps = 1_000_000_000
+    public static let maximumEpochs = 100_000
 
     public init() {}
 
@@ -37,19 +51,19 @@ public struct TrainingConfiguration: Codable, Equatable {
     /// One-line errors naming the flag.
     public func validate() throws {
         func check(_ condition: Bool, _ message: String) throws { if !condition { throw EmberError(message) } }
-        try check(batchSize >= 1, "--batch-size must be at least 1, got \(batchSize)")
-        try check(epochs >= 1, "--epochs must be at least 1, got \(epochs)")
-        if let maxSteps { try check(maxSteps >= 1, "--max-steps must be at least 1, got \(maxSteps)") }
+        try check((1...Self.maximumBatchSize).contains(batchSize), "--batch-size must be between 1 and \(Self.maximumBatchSize), got \(batchSize)")
+        try check((1...Self.maximumEpochs).contains(epochs), "--epochs must be between 1 and \(Self.maximumEpochs), got \(epochs)")
+        if let maxSteps { try check((1...Self.maximumSteps).contains(maxSteps), "--max-steps must be between 1 and \(Self.maximumSteps), got \(maxSteps)") }
         try check(learningRate >= 0 && learningRate.isFinite, "--lr must be a non-negative number, got \(learningRate)")
-        try check(weightDecay >= 0, "--weight-decay must be non-negative, got \(weightDecay)")
+        try check(weightDecay >= 0 && weightDecay.isFinite, "--weight-decay must be a non-negative number, got \(weightDecay)")
         try check(["linear", "constant", "cosine"].contains(scheduler), "--scheduler must be linear, constant or cosine, got '\(scheduler)'")
-        if let warmupSteps { try check(warmupSteps >= 0, "--warmup-steps must be non-negative, got \(warmupSteps)") }
-        try check(maxGradNorm >= 0, "--max-grad-norm must be non-negative (0 disables), got \(maxGradNorm)")
+        if let warmupSteps { try check((0...Self.maximumSteps).contains(warmupSteps), "--warmup-steps must be between 0 and \(Self.maximumSteps), got \(warmupSteps)") }
+        try check(maxGradNorm >= 0 && maxGradNorm.isFinite, "--max-grad-norm must be a non-negative number (0 disables), got \(maxGradNorm)")
         if let dropout { try check(dropout >= 0 && dropout < 1, "--dropout must be in [0, 1), got \(dropout)") }
-        if let saveSteps { try check(saveSteps >= 1, "--save-steps must be at least 1, got \(saveSteps)") }
-        try check(gradientAccumulationSteps >= 1, "--gradient-accumulation-steps must be at least 1, got \(gradientAccumulationSteps)")
-        if let m = miniBatchSize { try check(m >= 1, "--mini-batch-size must be at least 1, got \(m)") }
-        if let t = miniBatchTokens { try check(t >= 1, "--mini-batch-tokens must be at least 1, got \(t)") }
+        if let saveSteps { try check((1...Self.maximumSteps).contains(saveSteps), "--save-steps must be between 1 and \(Self.maximumSteps), got \(saveSteps)") }
+        try check((1...Self.maximumSteps).contains(gradientAccumulationSteps), "--gradient-accumulation-steps must be between 1 and \(Self.maximumSteps), got \(gradientAccumulationSteps)")
+        if let m = miniBatchSize { try check((1...Self.maximumBatchSize).contains(m), "--mini-batch-size must be between 1 and \(Self.maximumBatchSize), got \(m)") }
+        if let t = miniBatchTokens { try check((1...Self.maximumBatchSize * 512).contains(t), "--mini-batch-tokens must be between 1 and \(Self.maximumBatchSize * 512), got \(t)") }
         try check(!(miniBatchSize != nil && miniBatchTokens != nil), "--mini-batch-size and --mini-batch-tokens are exclusive")
     }
 }

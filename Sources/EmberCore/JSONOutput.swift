@@ -1,0 +1,29 @@
+import Foundation
+
+/// JSON that never carries a non-finite number. JSONSerialization refuses NaN and ±Inf with an
+/// exception-like error that names nothing, and `nan` is not JSON; Ember writes `null` for a value that
+/// is undefined (a metric over an empty set, a correlation of constant scores) and says so in a warning.
+public enum JSONOutput {
+    /// `object` with every non-finite Double/Float (at any depth) replaced by `NSNull`.
+    public static func sanitized(_ object: Any) -> Any {
+        switch object {
+        case let d as Double: return d.isFinite ? d : NSNull()
+        case let f as Float: return f.isFinite ? f : NSNull()
+        case let dictionary as [String: Any]: return dictionary.mapValues(sanitized)
+        case let array as [Any]: return array.map(sanitized)
+        default: return object
+        }
+    }
+
+    /// Serialises `object` (sanitised), sorted keys; `pretty` for files people read.
+    public static func data(_ object: Any, pretty: Bool = false) -> Data {
+        let options: JSONSerialization.WritingOptions = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        // Sanitised plain dictionaries/arrays/strings/numbers always serialise; a failure is a programming error.
+        guard let data = try? JSONSerialization.data(withJSONObject: sanitized(object), options: options) else {
+            preconditionFailure("JSONOutput: object is not JSON-serialisable")
+        }
+        return data
+    }
+
+    public static func string(_ object: Any) -> String { String(decoding: data(object), as: UTF8.self) }
+}
