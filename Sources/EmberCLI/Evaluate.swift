@@ -125,7 +125,7 @@ struct EvaluationSet {
             return !judged.isEmpty && !judged.contains(where: corpusIDs.contains)
         }.map(\.id)
         if !unanswerable.isEmpty {
-            warn("\(qrelsURL.path): \(unanswerable.count) quer\(unanswerable.count == 1 ? "y has" : "ies have") no relevant document in the corpus (\(unanswerable.prefix(5).joined(separator: ", "))\(unanswerable.count > 5 ? ", …" : "")); \(unanswerable.count == q.count ? "every metric is undefined (null)" : "left out of the metrics as undefined")")
+            warn("\(qrelsURL.path): \(unanswerable.count) quer\(unanswerable.count == 1 ? "y has" : "ies have") no relevant document in the corpus (\(unanswerable.prefix(5).joined(separator: ", "))\(unanswerable.count > 5 ? ", …" : "")); \(unanswerable.count == q.filter { !(relevant[$0.id] ?? []).isEmpty }.count ? "every metric is undefined (null)" : "left out of the metrics as undefined")")
         }
         kind = .retrieval(queries: q, corpus: c, relevant: relevant)
     }

@@ -56,6 +56,18 @@ final class DataTests: XCTestCase {
         XCTAssertEqual(data.rows, [["a, with comma", "say \"hi\"", "two\nlines"], ["plain", "b", "c"]])
     }
 
+    /// A separator followed by a combining mark (U+0301) forms one grapheme cluster with it; the
+    /// reader splits on scalars, so the boundary is still seen (and the mark stays with its field).
+    func testSeparatorBeforeACombiningMarkStillSeparates() throws {
+        let url = try write("d.csv", "anchor,positive,negative\nq,\u{301}accent,c\u{301}\n")
+        let data = try TrainingData.load(url)
+        XCTAssertEqual(data.rows.map { $0.map { $0.unicodeScalars.map(\.value) } },
+                       [[[0x71], [0x301] + "accent".unicodeScalars.map(\.value), [0x63, 0x301]]])
+        XCTAssertEqual(data.lineNumbers, [2])
+        let tsv = try write("d.tsv", "a\tb\nx\t\u{301}y\n")
+        XCTAssertEqual(try TrainingData.load(tsv).rows.map { $0.map { $0.unicodeScalars.count } }, [[1, 2]])
+    }
+
     func testTSV() throws {
         let url = try write("d.tsv", "sentence1\tsentence2\nhello, world\t\"quoted\ttab\"\n")
         let data = try TrainingData.load(url)

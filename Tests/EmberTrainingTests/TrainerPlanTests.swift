@@ -40,4 +40,27 @@ final class TrainerPlanTests: XCTestCase {
         // Each epoch is reshuffled: epoch 1's first batch differs from epoch 0's.
         XCTAssertNotEqual(trainer.plan[0][0].rows, trainer.plan[2][0].rows)
     }
+
+    /// The plan is lazy: ten million steps cost one epoch of memory (not an array of steps), and a later
+    /// step and its first micro-step (which keys dropout) are found by walking epochs, not steps.
+    func testAHugePlanIsLazyAndAgreesWithWalkingIt() throws {
+        var c = TrainingConfiguration()
+        c.batchSize = 3; c.maxSteps = 10_000_000; c.gradientAccumulationSteps = 2
+        let rows = data(rows: 10).rows
+        let plan = StepPlan(rows: rows, configuration: c)
+        XCTAssertEqual(plan.count, 10_000_000)
+        // 10 rows in batches of 3 → 4 batches per epoch → 2 steps of 2 batches per epoch.
+        XCTAssertEqual(plan.stepsPerEpoch, 2)
+        XCTAssertEqual(plan[19_999].map(\.epoch), [9_999, 9_999])
+        XCTAssertEqual(plan.firstMicroStep(of: 19_999), 4 * 9_999 + 2)
+        // Walking the first steps gives what a fresh plan gives, batch for batch.
+        var micro = 0
+        for step in 0..<20 {
+            let walked = plan[step]
+            let fresh = StepPlan(rows: rows, configuration: c)[step]
+            XCTAssertEqual(walked.map(\.rows), fresh.map(\.rows))
+            XCTAssertEqual(plan.firstMicroStep(of: step), micro)
+            micro += walked.count
+        }
+    }
 }

@@ -115,7 +115,8 @@ public final class Trainer {
             let norm = Profiler.measure("clip") { clipGradientNorm(parameters, maxNorm: configuration.maxGradNorm) }
             var skipped = false
             if !loss.isFinite || !norm.isFinite {
-                let what = !loss.isFinite ? "the loss is \(loss)" : "the gradient norm is \(norm)"
+                func name(_ x: Double) -> String { x.isNaN ? "NaN" : x > 0 ? "+infinity" : "-infinity" }
+                let what = !loss.isFinite ? "the loss is \(name(loss))" : "the gradient norm is \(name(Double(norm)))"
                 let rows = badRows.isEmpty ? "" : " (\(describe(rows: badRows)))"
                 guard configuration.skipNonFinite else {
                     throw EmberError("training stopped at step \(completedSteps + 1): \(what)\(rows); nothing of this step was saved (--skip-nonfinite skips such steps)")
