@@ -61,6 +61,7 @@ struct Encode: ParsableCommand {
         try OutputFile.check(outputURL, flag: "--output", kind: "an embeddings file",
                              inputs: [("--input", source.input), ("--model", source.model)], overwrite: overwrite,
                              isEmbers: EmbeddingFiles.looksLikeEmbeddings)
+        try OutputFile.checkWritable(outputURL, flag: "--output")
         let model = try source.loadModel()
         let texts = try source.loadTexts()
         let fullDim = model.embeddingDimension

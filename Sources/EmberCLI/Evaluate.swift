@@ -35,6 +35,7 @@ struct Evaluate: ParsableCommand {
                       let object = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return false }
                 return !object.isEmpty && object.keys.allSatisfy { Int($0) != nil }
             }
+            try OutputFile.checkWritable(URL(fileURLWithPath: output), flag: "--output")
         }
         let data = JSONOutput.data(set.evaluate(sentenceModel, dims: dims, batchSize: batchSize), pretty: true)
         if let output {

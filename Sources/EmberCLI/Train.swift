@@ -102,7 +102,7 @@ struct Train: ParsableCommand {
                 if FileManager.default.fileExists(atPath: guideCache), try embedder.load(from: url) == false {
                     warn("--guide-cache \(guideCache): written by a different guide model; ignoring it (it is rewritten at the end)")
                 }
-                try checkWritable(url, flag: "--guide-cache")
+                try OutputFile.checkWritable(url, flag: "--guide-cache")
             }
             guideEmbedder = embedder
         } else if guideCache != nil {
@@ -185,15 +185,6 @@ struct Train: ParsableCommand {
         }
         StandardError.write("saved \(outputURL.path)\(trainer.skippedSteps > 0 ? " (\(trainer.skippedSteps) non-finite steps skipped)" : "")\n")
         try evaluate(step: trainer.completedSteps)
-    }
-
-    /// Fails now, not after training, when `url` cannot be written (its folder is missing or read-only).
-    func checkWritable(_ url: URL, flag: String) throws {
-        let fm = FileManager.default
-        let target = fm.fileExists(atPath: url.path) ? url.path : url.deletingLastPathComponent().path
-        guard access(target.isEmpty ? "." : target, W_OK) == 0 else {
-            throw EmberError("\(flag) \(url.path): cannot be written (\(String(cString: strerror(errno))))")
-        }
     }
 
     /// The --eval-* set and the dimensions to report, or nil when no evaluation was asked for.

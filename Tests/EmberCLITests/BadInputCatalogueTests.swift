@@ -213,6 +213,8 @@ struct CatalogueSandbox {
             C(name: "encode output = someone's file", arguments: encode(m, output: path("foreign.npy")), fragment: "exists and is not an embeddings file Ember wrote"),
             C(name: "evaluate output = qrels", arguments: evaluate(["--output", path("qrels.jsonl")]), fragment: "is the --qrels input"),
             C(name: "evaluate output = someone's json", arguments: evaluate(["--output", path("foreign.json")]), fragment: "exists and is not a metrics file Ember wrote"),
+            C(name: "encode output in a missing folder", arguments: encode(m, output: path("missing/e.npy")), fragment: "--output \(path("missing/e.npy")): cannot be written (No such file or directory)"),
+            C(name: "evaluate output in a missing folder", arguments: evaluate(["--output", path("missing/m.json")]), fragment: "cannot be written"),
             C(name: "output under a missing root", arguments: train([], output: "/proc/ember-cannot/run"), fragment: "--output /proc/ember-cannot/run"),
             C(name: "guide cache unwritable", arguments: train(["--loss", "gist", "--guide", m, "--guide-cache", "/nonexistent-dir/cache.bin"]), fragment: "--guide-cache /nonexistent-dir/cache.bin: cannot be written"),
             C(name: "guide cache is someone's file", arguments: train(["--loss", "gist", "--guide", m, "--guide-cache", path("a-file")]), fragment: "not a valid guide cache"),

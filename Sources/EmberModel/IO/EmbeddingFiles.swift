@@ -12,7 +12,7 @@ public enum EmbeddingFiles {
         default: throw EmberError("--output \(url.path): unsupported type '.\(url.pathExtension)' (use .npy or .jsonl)")
         }
         do { try data.write(to: url, options: .atomic) } catch {
-            throw EmberError("--output \(url.path): cannot write (\(error.localizedDescription))")
+            throw EmberError("--output \(url.path): cannot write (\(AtomicFolder.describe(error)))")
         }
     }
 

@@ -80,7 +80,7 @@ public final class GuideEmbedder {
         for (text, _) in entries { let bytes = Array(text.utf8); append(UInt32(bytes.count)); data.append(contentsOf: bytes) }
         for (_, embedding) in entries { embedding.withUnsafeBufferPointer { data.append($0) } }
         do { try data.write(to: url, options: .atomic) } catch {
-            throw EmberError("--guide-cache \(url.path): cannot write (\(error.localizedDescription))")
+            throw EmberError("--guide-cache \(url.path): cannot write (\(AtomicFolder.describe(error)))")
         }
     }
 

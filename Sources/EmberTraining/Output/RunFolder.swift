@@ -164,6 +164,15 @@ public enum OutputFile {
         }
     }
 
+    /// Fails now, not after the work, when `url` cannot be written (its folder is missing or read-only).
+    public static func checkWritable(_ url: URL, flag: String) throws {
+        let fm = FileManager.default
+        let target = fm.fileExists(atPath: url.path) ? url.path : url.deletingLastPathComponent().path
+        guard access(target.isEmpty ? "." : target, W_OK) == 0 else {
+            throw EmberError("\(flag) \(url.path): cannot be written (\(String(cString: strerror(errno))))")
+        }
+    }
+
     /// Whether the first line of `url` is a JSON object with `key` (Ember's metrics logs: "step").
     public static func firstLineIsJSONObject(_ url: URL, withKey key: String) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: url.path) else { return false }
