@@ -90,17 +90,22 @@ final class CLITests: XCTestCase {
 
 struct EmberResult { let status: Int32; let stdout: String; let stderr: String }
 
+/// The built `ember` executable: next to the test bundle, or next to the test runner.
+func emberExecutable() -> URL {
+    var products = Bundle(for: BundleLocator.self).bundleURL.deletingLastPathComponent()
+    if !FileManager.default.fileExists(atPath: products.appendingPathComponent("ember").path) {
+        products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    }
+    return products.appendingPathComponent("ember")
+}
+
 private final class BundleLocator {}
 
 /// Runs the built `ember` executable (it sits next to the test bundle) and collects its output.
 /// `directory` is its working folder (default: this process's); `stdout` replaces the captured pipe.
 func runEmber(_ arguments: [String], in directory: URL? = nil, stdout stdoutHandle: FileHandle? = nil) throws -> EmberResult {
-    var products = Bundle(for: BundleLocator.self).bundleURL.deletingLastPathComponent()
-    if !FileManager.default.fileExists(atPath: products.appendingPathComponent("ember").path) {
-        products = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    }
     let process = Process()
-    process.executableURL = products.appendingPathComponent("ember")
+    process.executableURL = emberExecutable()
     process.arguments = arguments
     if let directory { process.currentDirectoryURL = directory }
     let out = Pipe(), err = Pipe()
