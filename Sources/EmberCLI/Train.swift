@@ -228,7 +228,11 @@ struct Train: ParsableCommand {
         }
         if let matryoshkaDims {
             let dims = try parseDimensions(matryoshkaDims, flag: "--matryoshka-dims", modelDimension: dimension)
-            let weights = try matryoshkaWeights.map { w in try w.split(separator: ",").map { x in try parse("--matryoshka-weights", String(x)) { Double($0.trimmingCharacters(in: .whitespaces)) } } }
+            let weights = try matryoshkaWeights.map { w in
+                try w.split(separator: ",", omittingEmptySubsequences: false).map { x in
+                    try parse("--matryoshka-weights", String(x)) { Double($0.trimmingCharacters(in: .whitespaces)).flatMap { $0.isFinite && $0 >= 0 ? $0 : nil } }
+                }
+            }
             let wrapped = try MatryoshkaLoss(wrapping: base, dims: dims, weights: weights, modelDimension: dimension,
                                              dimsPerStep: matryoshkaDimsPerStep, seed: seed)
             wrapped.warnings.forEach(warn)

@@ -144,6 +144,7 @@ struct CatalogueSandbox {
             try JSONSerialization.data(withJSONObject: modules).write(to: url.appendingPathComponent("modules.json"))
         }
         try model("m-relu") { try editJSON($0.appendingPathComponent("config.json")) { $0["hidden_act"] = "relu" } }
+        try model("m-eps") { try editJSON($0.appendingPathComponent("config.json")) { $0["layer_norm_eps"] = "tiny" } }
         try model("m-heads") { try editJSON($0.appendingPathComponent("config.json")) { $0["num_attention_heads"] = 5 } }
         try model("m-truncated") { url in
             let data = try Data(contentsOf: url.appendingPathComponent("model.safetensors"))
@@ -271,6 +272,8 @@ struct CatalogueSandbox {
             C(name: "Dense module", arguments: encode(path("m-dense")), fragment: "unsupported module 'sentence_transformers.models.Dense'"),
             C(name: "fill-mask task", arguments: encode(path("m-task")), fragment: "unsupported transformer_task 'fill-mask'"),
             C(name: "relu", arguments: encode(path("m-relu")), fragment: "unsupported hidden_act 'relu'"),
+            C(name: "layer_norm_eps a string", arguments: encode(path("m-eps")), fragment: "'layer_norm_eps' must be a number"),
+            C(name: "matryoshka weight nan", arguments: train(["--matryoshka-dims", "32,16", "--matryoshka-weights", "1,nan"]), fragment: "--matryoshka-weights: invalid value 'nan'"),
             C(name: "heads do not divide", arguments: encode(path("m-heads")), fragment: "not divisible by num_attention_heads 5"),
             C(name: "truncated weights", arguments: encode(path("m-truncated")), fragment: "model.safetensors"),
             // Data files.

@@ -55,16 +55,20 @@ public struct BertConfig: Sendable, Equatable {
             if json[key] == nil, let fallback { return fallback }
             throw EmberError("\(url.path): missing or invalid '\(key)'")
         }
-        func float(_ key: String, _ fallback: Float) -> Float {
-            (json[key] as? NSNumber).map { $0.floatValue } ?? fallback
+        func float(_ key: String, _ fallback: Float, in range: ClosedRange<Float>) throws -> Float {
+            guard let value = json[key], !(value is NSNull) else { return fallback }
+            guard let n = value as? NSNumber, String(cString: n.objCType) != "c", range.contains(n.floatValue) else {
+                throw EmberError("\(url.path): '\(key)' must be a number in \(range.lowerBound)…\(range.upperBound), got \(value)")
+            }
+            return n.floatValue
         }
         let config = BertConfig(
             vocabSize: try int("vocab_size"), hiddenSize: try int("hidden_size"),
             numHiddenLayers: try int("num_hidden_layers"), numAttentionHeads: try int("num_attention_heads"),
             intermediateSize: try int("intermediate_size"), maxPositionEmbeddings: try int("max_position_embeddings", 512),
-            typeVocabSize: try int("type_vocab_size", 2), layerNormEps: float("layer_norm_eps", 1e-12),
-            hiddenDropoutProb: float("hidden_dropout_prob", 0.1),
-            attentionProbsDropoutProb: float("attention_probs_dropout_prob", 0.1))
+            typeVocabSize: try int("type_vocab_size", 2), layerNormEps: try float("layer_norm_eps", 1e-12, in: 1e-30...1),
+            hiddenDropoutProb: try float("hidden_dropout_prob", 0.1, in: 0...0.999),
+            attentionProbsDropoutProb: try float("attention_probs_dropout_prob", 0.1, in: 0...0.999))
         guard config.hiddenSize % config.numAttentionHeads == 0 else {
             throw EmberError("\(url.path): hidden_size \(config.hiddenSize) is not divisible by num_attention_heads \(config.numAttentionHeads)")
         }
