@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# libFuzzer + AddressSanitizer harnesses for Ember's input parsers (the Fuzz/ package).
+#
+#   scripts/fuzz.sh TARGET|all [SECONDS]   build, then fuzz each target for SECONDS (default 60)
+#   scripts/fuzz.sh replay [TARGET|all]    build, then run every seed and saved finding once (-runs=0)
+#   scripts/fuzz.sh build | list
+#
+# Targets: safetensors tokenizer-json vocab bert-config st-config text-data.
+# Seeds are Fuzz/corpus/<target>/ (committed); inputs libFuzzer finds go to .build-fuzz/corpus/<target>/
+# (git-ignored); crashing inputs to Fuzz/findings/<target>/. Builds and runs hold the lock file
+# $EMBER_HEAVY_LOCK (default /tmp/ember-heavy.lock) so they never overlap other heavy jobs, and a long run
+# is split into stints of at most $FUZZ_STINT seconds (default 300), each taking the lock anew.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SCRATCH=$ROOT/.build-fuzz
+BIN=$SCRATCH/release
+LOCK=${EMBER_HEAVY_LOCK:-/tmp/ember-heavy.lock}
+STINT=${FUZZ_STINT:-300}
+TARGETS=(safetensors tokenizer-json vocab bert-config st-config text-data)
+export LSAN_OPTIONS="suppressions=$ROOT/Fuzz/lsan.supp:print_suppressions=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+export EMBER_TINY_BERT=${EMBER_TINY_BERT:-$ROOT/../shared/reference/tiny-bert}
+
+product() {
+  case $1 in
+    safetensors) echo FuzzSafeTensors ;; tokenizer-json) echo FuzzTokenizerJSON ;; vocab) echo FuzzVocab ;;
+    bert-config) echo FuzzBertConfig ;; st-config) echo FuzzSTConfig ;; text-data) echo FuzzTextData ;;
+    *) echo "unknown target '$1' (${TARGETS[*]})" >&2; exit 2 ;;
+  esac
+}
+
+heavy() { if command -v flock >/dev/null; then flock "$LOCK" "$@"; else "$@"; fi; }
+
+build() {
+  make -s deps
+  # lld: gold fails on these ASan objects. -parse-as-library is implied (each harness has an @main).
+  (cd Fuzz && heavy swift build --scratch-path "$SCRATCH" -c release \
+     -Xswiftc -sanitize=fuzzer,address -Xswiftc -target-cpu -Xswiftc native -Xswiftc -use-ld=lld 2>&1 \
+     | grep -v '^\[' | grep -v 'Cannot export local symbol' || true)
+  for t in "${TARGETS[@]}"; do [ -x "$BIN/$(product "$t")" ] || { echo "build failed: $(product "$t") missing" >&2; exit 1; }; done
+}
+
+FLAGS=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1)
+
+# fuzz TARGET SECONDS: stints of at most $STINT seconds; one summary line.
+fuzz() {
+  local t=$1 total=$2 bin left n=0 execs=0 units=0 cov=? secs=0 status=ok findings=$ROOT/Fuzz/findings/$1
+  bin=$BIN/$(product "$t")
+  mkdir -p "$SCRATCH/corpus/$t" "$SCRATCH/logs" "$findings"
+  left=$total
+  while [ "$left" -gt 0 ]; do
+    local s=$(( left < STINT ? left : STINT )) log start
+    n=$((n + 1)); log=$SCRATCH/logs/$t-$(date -u +%Y%m%dT%H%M%S)-$n.log
+    start=$(date +%s)
+    if heavy "$bin" "${FLAGS[@]}" -max_total_time="$s" -artifact_prefix="$findings/" \
+         "$SCRATCH/corpus/$t" "$ROOT/Fuzz/corpus/$t" >"$log" 2>&1; then :; else status="FINDING (see $log)"; fi
+    execs=$((execs + $(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1 || echo 0)))
+    units=$((units + $(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1 || echo 0)))
+    cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2 || echo "$cov")
+    secs=$((secs + $(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p; s/^stat::.*//' "$log" | tail -1 || true) ))
+    [ "$secs" -gt 0 ] || secs=$(( $(date +%s) - start ))
+    left=$((left - s))
+    [ "$status" = ok ] || break
+  done
+  local rate=$(( secs > 0 ? execs / secs : execs ))
+  printf '%-15s executions %10d  exec/s %6d  time %5ds  new-units %5d  cov %6s  crashes %s\n' \
+    "$t" "$execs" "$rate" "$secs" "$units" "$cov" "$status"
+  printf '%s\t%s\t%d\t%d\t%d\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$execs" "$secs" "$units" "$cov" "$status" >>"$SCRATCH/fuzz-stats.tsv"
+}
+
+replay() {
+  local t=$1 bin status=ok files=()
+  bin=$BIN/$(product "$t")
+  for d in "$ROOT/Fuzz/corpus/$t" "$ROOT/Fuzz/findings/$t"; do
+    [ -d "$d" ] && while IFS= read -r f; do files+=("$f"); done < <(find "$d" -type f ! -name '*.md' | sort)
+  done
+  # Listing files (not directories) runs each once, even a finding that crashes (the run stops there).
+  heavy "$bin" "${FLAGS[@]}" -runs=1 "${files[@]}" >"$SCRATCH/logs/replay-$t.log" 2>&1 || status="FAILED (see $SCRATCH/logs/replay-$t.log)"
+  printf '%-15s replayed %4d inputs: %s\n' "$t" "${#files[@]}" "$status"
+  [ "$status" = ok ]
+}
+
+cmd=${1:-}
+case $cmd in
+  list) printf '%s\n' "${TARGETS[@]}" ;;
+  build) build ;;
+  replay)
+    sel=${2:-all}; [ "$sel" = all ] && sel="${TARGETS[*]}"
+    build; mkdir -p "$SCRATCH/logs"; rc=0
+    for t in $sel; do product "$t" >/dev/null; replay "$t" || rc=1; done
+    exit $rc ;;
+  ""|-h|--help) sed -n '2,13p' "$0"; exit 2 ;;
+  *)
+    sel=$cmd; [ "$sel" = all ] && sel="${TARGETS[*]}"
+    for t in $sel; do product "$t" >/dev/null; done
+    build
+    for t in $sel; do fuzz "$t" "${2:-60}"; done ;;
+esac
