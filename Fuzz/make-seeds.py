@@ -93,7 +93,7 @@ if have(os.path.join(MINILM, "config.json")):
 put("bert-config", "minimal.json", '{"model_type":"bert","vocab_size":5,"hidden_size":4,"num_hidden_layers":1,"num_attention_heads":2,"intermediate_size":8}')
 
 # sentence-transformers configs: first byte 0 = Pooling.load, 1 = modules.json, 2 = sentence_bert_config.json,
-# 3 = 1_Pooling/config.json inside SentenceModel(folder:).
+# 3 = 1_Pooling/config.json, 4 = config.json, 5 = vocab.txt inside SentenceModel(folder:) (tiny model).
 put("st-config", "pooling-tiny", b"\0" + read(os.path.join(TINY, "1_Pooling", "config.json")))
 put("st-config", "pooling-tiny-model", b"\3" + read(os.path.join(TINY, "1_Pooling", "config.json")))
 put("st-config", "pooling-v54", b"\0" + b'{"embedding_dimension": 32, "pooling_mode": "cls", "include_prompt": true}')
@@ -104,6 +104,8 @@ put("st-config", "modules-legacy", b"\1" + json.dumps([
     {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
     {"idx": 2, "name": "2", "path": "", "type": "sentence_transformers.models.Normalize"}]).encode())
 put("st-config", "stconfig-tiny", b"\2" + read(os.path.join(TINY, "sentence_bert_config.json")))
+put("st-config", "config-tiny", b"\4" + read(os.path.join(TINY, "config.json")))
+put("st-config", "vocab-tiny", b"\5" + tiny_vocab)
 if have(os.path.join(MINILM, "1_Pooling", "config.json")):
     put("st-config", "pooling-minilm", b"\0" + read(os.path.join(MINILM, "1_Pooling", "config.json")))
     put("st-config", "stconfig-minilm", b"\2" + read(os.path.join(MINILM, "sentence_bert_config.json")))
