@@ -52,7 +52,7 @@ FLAGS=(-timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=2048 -print_final_stats=1
 fuzz() {
   local t=$1 total=$2 bin left n=0 execs=0 cov=? corp=? secs=0 status=ok findings=$ROOT/Fuzz/findings/$1 mode=()
   bin=$BIN/$(product "$t")
-  [ "$JOBS" -gt 1 ] && mode=(-fork="$JOBS")
+  [ "$JOBS" -gt 1 ] && mode=(-fork="$JOBS" -ignore_timeouts=0 -ignore_ooms=0)  # fork mode ignores them by default
   mkdir -p "$SCRATCH/corpus/$t" "$SCRATCH/logs" "$findings"
   left=$total
   while [ "$left" -gt 0 ]; do
