@@ -10,7 +10,7 @@ TEST_FLAGS = $(SWIFT_FLAGS) -Xswiftc -enable-testing
 EMBER = .build/release/ember
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test build deps model bench clean
+.PHONY: demo test build deps model bench clean fuzz fuzz-replay
 
 deps:
 	@dpkg -s libopenblas-dev >/dev/null 2>&1 || { \
@@ -31,6 +31,16 @@ demo: build model
 
 bench: build model
 	@scripts/bench_encode.sh "$(EMBER)" "$$(scripts/fetch-model.sh)"
+
+# libFuzzer + ASan harnesses of the input parsers (Fuzz/, scripts/fuzz.sh): `make fuzz FUZZ_SECONDS=60
+# FUZZ_TARGET=all`; `make fuzz-replay` runs every seed and saved finding once.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGET ?= all
+fuzz:
+	scripts/fuzz.sh $(FUZZ_TARGET) $(FUZZ_SECONDS)
+
+fuzz-replay:
+	scripts/fuzz.sh replay $(FUZZ_TARGET)
 
 clean:
 	rm -rf .build

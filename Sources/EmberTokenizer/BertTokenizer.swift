@@ -113,6 +113,11 @@ public struct BertTokenizer: Sendable {
         for id in [unkId, clsId, sepId, padId] where id < 0 {
             throw EmberError("invalid special token id \(id)")
         }
+        // [CLS], [SEP] and [UNK] end up in every id sequence, which indexes the embedding table: each must be
+        // a token of the vocabulary (a post-processor may name ids the vocabulary does not have).
+        for (id, role) in [(unkId, "unknown"), (clsId, "CLS"), (sepId, "SEP")] where Int(id) >= vocabularySize {
+            throw EmberError("the \(role) token id \(id) is outside the vocabulary (\(vocabularySize) ids)")
+        }
     }
 
     // MARK: - Encoding
@@ -320,6 +325,12 @@ public struct BertTokenizer: Sendable {
             lookup[content.unicodeScalars.map(\.value)] = Int32(id)
         }
         func idOf(_ token: String) -> Int32? { lookup[token.unicodeScalars.map(\.value)] }
+        /// A token id the file states outside the vocabulary (post-processor, padding): a non-negative
+        /// integer in the same range as vocabulary ids, never trapping on conversion to Int32.
+        func tokenId(_ value: JSONValue, _ what: String) throws -> Int32 {
+            guard let id = value.intValue, id >= 0, id < 50_000_000 else { throw fail("\(what): the id is not a non-negative integer") }
+            return Int32(id)
+        }
 
         // Normalizer.
         var options = NormalizerOptions(cleanText: false, handleChineseChars: false, stripAccents: false, lowercase: false)
@@ -347,8 +358,8 @@ public struct BertTokenizer: Sendable {
                 var specials: [Int32] = []
                 for item in post["single"]?.arrayValue ?? [] {
                     guard let name = item["SpecialToken"]?["id"]?.stringValue else { continue }
-                    if let id = post["special_tokens"]?[name]?["ids"]?.arrayValue?.first?.intValue {
-                        specials.append(Int32(id))
+                    if let value = post["special_tokens"]?[name]?["ids"]?.arrayValue?.first {
+                        specials.append(try tokenId(value, "post_processor: special token '\(name)'"))
                     } else if let id = idOf(name) {
                         specials.append(id)
                     } else {
@@ -361,19 +372,18 @@ public struct BertTokenizer: Sendable {
                 cls = specials[0]
                 sep = specials[1]
             case "BertProcessing", "RobertaProcessing":
-                guard let c = post["cls"]?.arrayValue, c.count == 2, let ci = c[1].intValue,
-                      let s = post["sep"]?.arrayValue, s.count == 2, let si = s[1].intValue else {
+                guard let c = post["cls"]?.arrayValue, c.count == 2, let s = post["sep"]?.arrayValue, s.count == 2 else {
                     throw fail("post_processor: malformed cls/sep")
                 }
-                cls = Int32(ci)
-                sep = Int32(si)
+                cls = try tokenId(c[1], "post_processor: cls")
+                sep = try tokenId(s[1], "post_processor: sep")
             default:
                 throw fail("post_processor \(post["type"]?.stringValue ?? "?") is not supported")
             }
         }
         guard let clsId = cls, let sepId = sep else { throw fail("no [CLS]/[SEP] tokens") }
         var pad = idOf("[PAD]") ?? 0
-        if let padding = root["padding"], !padding.isNull, let p = padding["pad_id"]?.intValue { pad = Int32(p) }
+        if let padding = root["padding"], !padding.isNull, let p = padding["pad_id"] { pad = try tokenId(p, "padding.pad_id") }
 
         var truncation: Int? = nil
         if let t = root["truncation"], !t.isNull, let n = t["max_length"]?.intValue, n > 0 { truncation = n }

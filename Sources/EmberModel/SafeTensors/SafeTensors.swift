@@ -121,7 +121,10 @@ public enum SafeTensors {
             let (elements, overflow) = shape.reduce((1, false)) { acc, d in
                 let (p, o) = acc.0.multipliedReportingOverflow(by: d); return (p, acc.1 || o)
             }
-            guard !overflow, elements.multipliedReportingOverflow(by: dtype.size).partialValue == offsets[1] - offsets[0] else {
+            // An overflowing byte count must not wrap around to the stated range (shape [2^62] of F32 is
+            // 2^64 bytes, 0 modulo 2^64): that would allocate and read 2^62 floats from an empty range.
+            let (byteCount, byteOverflow) = elements.multipliedReportingOverflow(by: dtype.size)
+            guard !overflow, !byteOverflow, byteCount == offsets[1] - offsets[0] else {
                 throw fail("entry '\(key)' has \(offsets[1] - offsets[0]) bytes for shape \(shape) of \(dtypeName)")
             }
             entries.append(Entry(name: key, dtype: dtype, shape: shape, range: offsets[0]..<offsets[1]))
