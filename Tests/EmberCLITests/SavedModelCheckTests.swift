@@ -1,3 +1,4 @@
+import EmberTestSupport
 import Foundation
 import XCTest
 
@@ -60,9 +61,6 @@ final class SavedModelCheckTests: XCTestCase {
     }
 
     func testMiniLMFolderMatchesSentenceTransformers() throws {
-        guard let dir = ProcessInfo.processInfo.environment["EMBER_MINILM_DIR"], !dir.isEmpty else {
-            throw XCTSkip("EMBER_MINILM_DIR is not set (make test sets it)")
-        }
-        try check("all-MiniLM-L6-v2", modelDir: dir)
+        try check("all-MiniLM-L6-v2", modelDir: try MiniLMFolder.require().path)
     }
 }
