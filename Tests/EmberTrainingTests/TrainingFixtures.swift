@@ -15,15 +15,23 @@ enum TrainingPaths {
     static func miniLM() throws -> URL { try MiniLMFolder.require() }
 }
 
-/// Texts made of words in tiny-bert's 44-token vocabulary, so batches are real token sequences.
+/// Texts made only of words in tiny-bert's vocabulary (../shared/reference/tiny-bert/vocab.txt), so every
+/// token is a real one — no [UNK] — and sequences differ in content, not just in length.
 enum TinyTexts {
-    static let words = ["the", "cat", "dog", "sat", "on", "mat", "a", "hello", "world", "is", "near", "end", "of", "it", "all", "ran", "fast", "over", "hill", "and", "far", "away"]
+    /// Whole words of the 45-token vocabulary ("texts", "texting", "anchors" are two word pieces each).
+    static let words = ["the", "a", "is", "of", "and", "to", "in", "short", "text", "anchor", "positive", "negative",
+                        "texts", "texting", "anchors", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m",
+                        "n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "x", "y", "z"]
 
-    /// `count` distinct texts of 2…9 words, deterministic.
+    /// `count` distinct texts of 2…9 words, deterministic; the first two words spell (i, salt) so texts
+    /// of one call differ and so do those of different salts (for i < 200, salt < 8).
     static func make(_ count: Int, salt: Int) -> [String] {
         (0..<count).map { i in
+            let key = i * 8 + salt
             let n = 2 + (i * 7 + salt * 3) % 8
-            return (0..<n).map { j in words[(i * 5 + j * 3 + salt * 11 + i * j) % words.count] }.joined(separator: " ") + " \(i)-\(salt)"
+            let head = [words[key % words.count], words[(key / words.count) % words.count]]
+            let tail = (2..<max(2, n)).map { j in words[(i * 5 + j * 3 + salt * 11 + i * j) % words.count] }
+            return (head + tail).joined(separator: " ")
         }
     }
 
