@@ -39,6 +39,29 @@ enum TinyTexts {
         let texts = (0..<columns).map { make(rows, salt: $0 + 1) }
         return TokenizedBatch(columns: texts.map { $0.map(model.tokenize) }, texts: texts)
     }
+
+    /// A training set of `rows` rows: anchor, positive and (columns > 2) hard negatives, all distinct.
+    static func data(rows: Int, columns: Int) -> TrainingData {
+        let names = ["anchor", "positive"] + (2..<max(2, columns)).map { "negative_\($0 - 1)" }
+        let texts = (0..<columns).map { make(rows, salt: $0 + 1) }
+        return TrainingData(columnNames: names, rows: (0..<rows).map { i in texts.map { $0[i] } })
+    }
+}
+
+/// ‖a − b‖ / max(‖b‖, floor).
+func relativeDifference<A: BinaryFloatingPoint, B: BinaryFloatingPoint>(_ a: [A], _ b: [B], floor: Double = 1e-30) -> Double {
+    precondition(a.count == b.count)
+    var diff = 0.0, norm = 0.0
+    for i in 0..<a.count {
+        let x = Double(a[i]), y = Double(b[i])
+        diff += (x - y) * (x - y); norm += y * y
+    }
+    return diff.squareRoot() / max(norm.squareRoot(), floor)
+}
+
+/// Every parameter's current values.
+func weights(_ model: SentenceModel) -> [String: [Float]] {
+    Dictionary(uniqueKeysWithValues: model.parameters.map { ($0.name, $0.value.array) })
 }
 
 /// Snapshot of every parameter gradient.
