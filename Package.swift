@@ -35,12 +35,14 @@ let package = Package(
             name: "EmberCLI",
             dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        // Test-only helpers shared by the test targets (the real-model folder: skip locally, fail under CI).
+        .target(name: "EmberTestSupport", path: "Tests/EmberTestSupport"),
         .testTarget(name: "EmberCoreTests", dependencies: ["EmberCore"]),
-        .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberTokenizer"]),
-        .testTarget(name: "EmberModelTests", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel"]),
+        .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberTokenizer", "EmberTestSupport"]),
+        .testTarget(name: "EmberModelTests", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberTestSupport"]),
         .testTarget(name: "EmberLossesTests", dependencies: ["EmberCore", "EmberLosses"]),
-        .testTarget(name: "EmberTrainingTests", dependencies: ["EmberCore", "EmberModel", "EmberLosses", "EmberTraining"]),
-        .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI"]),
+        .testTarget(name: "EmberTrainingTests", dependencies: ["EmberCore", "EmberModel", "EmberLosses", "EmberTraining", "EmberTestSupport"]),
+        .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "EmberTestSupport"]),
     ],
     // Swift 5 language mode: the kernels share raw buffers across DispatchQueue.concurrentPerform
     // workers by design (disjoint ranges), which Swift 6's Sendable checking cannot express.

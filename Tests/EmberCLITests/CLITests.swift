@@ -88,6 +88,22 @@ final class CLITests: XCTestCase {
     }
 }
 
+/// Reads every F32 tensor of a safetensors file (minimal reader: the test must not trust Ember's).
+func readF32Tensors(_ url: URL) throws -> [String: [Float]] {
+    let data = try Data(contentsOf: url)
+    let n = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
+    let header = try JSONSerialization.jsonObject(with: data[8..<(8 + n)]) as! [String: Any]
+    var out: [String: [Float]] = [:]
+    for (name, value) in header where name != "__metadata__" {
+        let info = value as! [String: Any]
+        guard info["dtype"] as? String == "F32" else { continue }
+        let offsets = info["data_offsets"] as! [Int]
+        let bytes = data[(8 + n + offsets[0])..<(8 + n + offsets[1])]
+        out[name] = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+    }
+    return out
+}
+
 struct EmberResult { let status: Int32; let stdout: String; let stderr: String }
 
 /// The built `ember` executable: next to the test bundle, or next to the test runner.

