@@ -74,10 +74,11 @@ fuzz() {
   printf '%-15s executions %10d  exec/s %6d  time %5ds  corpus %6s  cov %6s  crashes %s\n' \
     "$t" "$execs" "$rate" "$secs" "$corp" "$cov" "$status"
   printf '%s\t%s\t%d\t%d\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$execs" "$secs" "$corp" "$cov" "$status" >>"$SCRATCH/fuzz-stats.tsv"
+  [ "$status" = ok ] || FUZZ_FAILED=1
 }
 
-# replay TARGET: every seed once (must pass), then every saved finding once, each reported as still
-# reproducing or fixed (findings in others' files stay until those are fixed).
+# replay TARGET: every seed once, then every saved finding once, each reported as still reproducing or
+# fixed; it fails if a seed crashes or a finding still reproduces (every finding so far is fixed).
 replay() {
   local t=$1 bin status=ok seeds=() f
   bin=$BIN/$(product "$t")
@@ -91,6 +92,7 @@ replay() {
       else
         printf '%-15s   finding %s: still reproduces (%s)\n' "$t" "${f#$ROOT/}" \
           "$(grep -m1 -o 'ERROR: [A-Za-z]*: [a-z -]*\|Fatal error: [^\n]*' "$SCRATCH/logs/replay-$t-finding.log" || echo crash)"
+        status="a finding still reproduces"
       fi
     done < <(find "$ROOT/Fuzz/findings/$t" -type f ! -name '*.md' | sort)
   fi
@@ -112,5 +114,7 @@ case $cmd in
     for t in $sel; do product "$t" >/dev/null; done
     build
     export EMBER_FUZZ_SKIP_KNOWN=1
-    for t in $sel; do fuzz "$t" "${2:-60}"; done ;;
+    FUZZ_FAILED=0
+    for t in $sel; do fuzz "$t" "${2:-60}"; done
+    exit $FUZZ_FAILED ;;
 esac
