@@ -90,7 +90,7 @@ struct EvaluationSet {
                 guard let a = o["sentence1"] as? String, let b = o["sentence2"] as? String else {
                     throw EmberError("\(url.path):\(line): needs string fields sentence1 and sentence2")
                 }
-                guard let score = Self.number(o["score"]), score.isFinite else { throw EmberError("\(url.path):\(line): needs a numeric score") }
+                guard let score = JSONField.number(o["score"]), score.isFinite else { throw EmberError("\(url.path):\(line): needs a numeric score") }
                 return (a, b, score)
             }
             guard pairs.count >= 2 else { throw EmberError("\(flagPrefix)sts \(url.path): needs at least 2 pairs") }
@@ -107,7 +107,7 @@ struct EvaluationSet {
             }
             var score = 1.0
             if let value = o["score"] {
-                guard let number = Self.number(value), number.isFinite else {
+                guard let number = JSONField.number(value), number.isFinite else {
                     throw EmberError("\(qrelsURL.path):\(line): score must be a number, got \(value is String ? "\"\(value)\"" : "\(value)")")
                 }
                 score = number
@@ -150,12 +150,6 @@ struct EvaluationSet {
         return results
     }
 
-    /// A JSON number (not a boolean, not a string) as a Double.
-    static func number(_ value: Any?) -> Double? {
-        guard let n = value as? NSNumber, String(cString: n.objCType) != "c" else { return nil }
-        return n.doubleValue
-    }
-
     /// `{"id": …, "text": …}` lines; ids may be strings or numbers.
     static func records(_ path: String, _ flag: String) throws -> [(id: String, text: String)] {
         let url = URL(fileURLWithPath: path)
@@ -173,7 +167,7 @@ struct EvaluationSet {
 
     static func identifier(_ value: Any?) -> String? {
         if let s = value as? String { return s }
-        if let n = value as? NSNumber, String(cString: n.objCType) != "c" { return n.stringValue }
+        if let n = value as? NSNumber, !JSONField.isBoolean(n) { return n.stringValue }
         return nil
     }
 }

@@ -57,10 +57,10 @@ public struct BertConfig: Sendable, Equatable {
         }
         func float(_ key: String, _ fallback: Float, in range: ClosedRange<Float>) throws -> Float {
             guard let value = json[key], !(value is NSNull) else { return fallback }
-            guard let n = value as? NSNumber, String(cString: n.objCType) != "c", range.contains(n.floatValue) else {
+            guard let x = JSONField.number(value), range.contains(Float(x)) else {
                 throw EmberError("\(url.path): '\(key)' must be a number in \(range.lowerBound)…\(range.upperBound), got \(value)")
             }
-            return n.floatValue
+            return Float(x)
         }
         let config = BertConfig(
             vocabSize: try int("vocab_size"), hiddenSize: try int("hidden_size"),

@@ -45,17 +45,17 @@ public struct Pooling: Sendable, Equatable {
         }
         func integer(_ key: String) throws -> Int? {
             guard let value = json[key] else { return nil }
-            guard let n = value as? NSNumber, String(cString: n.objCType) != "c", let i = Int(exactly: n.doubleValue), i > 0, i <= 1 << 20 else {
+            guard let i = JSONField.integer(value), i > 0, i <= 1 << 20 else {
                 throw EmberError("\(url.path): \(key) must be a positive integer, got \(value)")
             }
             return i
         }
         func flag(_ key: String) throws -> Bool? {
             guard let value = json[key], !(value is NSNull) else { return nil }
-            guard let n = value as? NSNumber, String(cString: n.objCType) == "c" else {
+            guard let flag = JSONField.boolean(value) else {
                 throw EmberError("\(url.path): \(key) must be true or false, got \(value)")
             }
-            return n.boolValue
+            return flag
         }
         guard let dimension = try integer("embedding_dimension") ?? integer("word_embedding_dimension") else {
             throw EmberError("\(url.path): missing embedding_dimension (or word_embedding_dimension)")

@@ -90,17 +90,16 @@ public final class SentenceModel {
                 throw EmberError("\(stConfigURL.path): not a JSON object")
             }
             if let value = json["max_seq_length"], !(value is NSNull) {
-                guard let n = value as? NSNumber, String(cString: n.objCType) != "c", let m = Int(exactly: n.doubleValue),
-                      (1...config.maxPositionEmbeddings).contains(m) else {
+                guard let m = JSONField.integer(value), (1...config.maxPositionEmbeddings).contains(m) else {
                     throw EmberError("\(stConfigURL.path): max_seq_length must be an integer from 1 to max_position_embeddings (\(config.maxPositionEmbeddings)), got \(value)")
                 }
                 stated = m
             }
             if let value = json["do_lower_case"], !(value is NSNull) {
-                guard let n = value as? NSNumber, String(cString: n.objCType) == "c" else {
+                guard let flag = JSONField.boolean(value) else {
                     throw EmberError("\(stConfigURL.path): do_lower_case must be true or false, got \(value)")
                 }
-                lowercase = n.boolValue
+                lowercase = flag
             }
             if let task = json["transformer_task"] as? String, task != "feature-extraction" {
                 throw EmberError("\(stConfigURL.path): unsupported transformer_task '\(task)' (Ember runs feature-extraction encoders)")

@@ -109,7 +109,7 @@ public struct TrainingData {
         if value is NSNull { return "null" }
         if let number = value as? NSNumber {
             // JSON booleans arrive as NSNumbers of Objective-C type "c" (char), numbers as "q"/"d"/….
-            return String(cString: number.objCType) == "c" ? "a boolean (\(number.boolValue))" : "a number (\(number))"
+            return JSONField.isBoolean(number) ? "a boolean (\(number.boolValue))" : "a number (\(number))"
         }
         if value is [Any] { return "an array" }
         if value is [String: Any] { return "an object" }

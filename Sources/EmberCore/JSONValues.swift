@@ -27,3 +27,24 @@ public enum JSONOutput {
 
     public static func string(_ object: Any) -> String { String(decoding: data(object), as: UTF8.self) }
 }
+
+/// Typed reads of JSONSerialization's values. JSON booleans arrive as NSNumbers too (Objective-C type
+/// "c"), so `true` would pass for 1 and `"score": true` for a score: these accessors tell them apart.
+public enum JSONField {
+    /// A JSON number (not a boolean) as a Double.
+    public static func number(_ value: Any?) -> Double? {
+        guard let n = value as? NSNumber, !isBoolean(n) else { return nil }
+        return n.doubleValue
+    }
+
+    /// A JSON number with an integral value (not a boolean).
+    public static func integer(_ value: Any?) -> Int? { number(value).flatMap { Int(exactly: $0) } }
+
+    /// A JSON boolean.
+    public static func boolean(_ value: Any?) -> Bool? {
+        guard let n = value as? NSNumber, isBoolean(n) else { return nil }
+        return n.boolValue
+    }
+
+    public static func isBoolean(_ n: NSNumber) -> Bool { String(cString: n.objCType) == "c" }
+}
