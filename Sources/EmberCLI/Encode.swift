@@ -73,8 +73,8 @@ struct Encode: ParsableCommand {
         if dim < fullDim {
             values = Normalize.truncated(values, rows: texts.count, fullDim: fullDim, dim: dim, renormalize: !noNormalize)
         }
-        if let row = (0..<texts.count).first(where: { r in (0..<dim).contains { !values.pointer[r * dim + $0].isFinite } }) {
-            throw EmberError("\(source.input): text \(row + 1) has a non-finite embedding (the model's activations overflow); nothing was written")
+        if let bad = values.firstNonFinite() {
+            throw EmberError("\(source.input): text \(bad / dim + 1) has a non-finite embedding (the model's activations overflow); nothing was written")
         }
         try EmbeddingFiles.write(values.pointer, rows: texts.count, dim: dim, to: outputURL)
     }

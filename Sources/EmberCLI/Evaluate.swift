@@ -118,15 +118,11 @@ struct EvaluationSet {
         let unknown = relevant.filter { !queryIDs.contains($0.key) }.count
             + relevant.values.reduce(0) { $0 + $1.filter { !corpusIDs.contains($0) }.count }
         if unknown > 0 { warn("\(qrelsURL.path): \(unknown) judgements name ids missing from the queries or corpus") }
-        guard q.contains(where: { !(relevant[$0.id] ?? []).isEmpty }) else {
-            throw EmberError("\(qrelsURL.path): no query has a relevant document")
-        }
-        let unanswerable = q.filter { query in
-            let judged = relevant[query.id] ?? []
-            return !judged.isEmpty && !judged.contains(where: corpusIDs.contains)
-        }.map(\.id)
+        let judged = q.filter { !(relevant[$0.id] ?? []).isEmpty }
+        guard !judged.isEmpty else { throw EmberError("\(qrelsURL.path): no query has a relevant document") }
+        let unanswerable = judged.filter { !relevant[$0.id]!.contains(where: corpusIDs.contains) }.map(\.id)
         if !unanswerable.isEmpty {
-            warn("\(qrelsURL.path): \(unanswerable.count) quer\(unanswerable.count == 1 ? "y has" : "ies have") no relevant document in the corpus (\(unanswerable.prefix(5).joined(separator: ", "))\(unanswerable.count > 5 ? ", …" : "")); \(unanswerable.count == q.filter { !(relevant[$0.id] ?? []).isEmpty }.count ? "every metric is undefined (null)" : "left out of the metrics as undefined")")
+            warn("\(qrelsURL.path): \(unanswerable.count) quer\(unanswerable.count == 1 ? "y has" : "ies have") no relevant document in the corpus (\(unanswerable.prefix(5).joined(separator: ", "))\(unanswerable.count > 5 ? ", …" : "")); \(unanswerable.count == judged.count ? "every metric is undefined (null)" : "left out of the metrics as undefined")")
         }
         kind = .retrieval(queries: q, corpus: c, relevant: relevant)
     }

@@ -52,6 +52,12 @@ public final class FloatBuffer: @unchecked Sendable {
 
     public func zero() { pointer.update(repeating: 0, count: count) }
 
+    /// The index of the first NaN or ±Inf, if any (weights at load and save, embeddings before writing).
+    public func firstNonFinite() -> Int? {
+        for i in 0..<count where !pointer[i].isFinite { return i }
+        return nil
+    }
+
     public func copy() -> FloatBuffer {
         let other = FloatBuffer(count: count)
         other.pointer.update(from: pointer, count: count)

@@ -64,7 +64,7 @@ public final class BertWeights {
         self.config = config
         // NaN/Inf weights would encode every text to NaN: refuse them at load, naming the tensor.
         for (name, tensor) in tensors.sorted(by: { $0.key < $1.key }) {
-            if let bad = (0..<tensor.count).first(where: { !tensor.data.pointer[$0].isFinite }) {
+            if let bad = tensor.data.firstNonFinite() {
                 throw EmberError("\(source): tensor '\(name)' holds a non-finite value (\(tensor.data.pointer[bad]) at index \(bad))")
             }
         }

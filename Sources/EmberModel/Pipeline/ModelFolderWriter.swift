@@ -17,7 +17,7 @@ extension SentenceModel {
         }
         // Never save a non-finite weight: a NaN model would load everywhere and encode nothing.
         for p in parameters {
-            if let bad = (0..<p.count).first(where: { !p.value.pointer[$0].isFinite }) {
+            if let bad = p.value.firstNonFinite() {
                 throw EmberError("\(folder.path): not saved: weight '\(p.name)' is not finite (\(p.value.pointer[bad]) at index \(bad))")
             }
         }
