@@ -27,10 +27,10 @@ test: deps model
 	EMBER_MINILM_DIR="$$(scripts/fetch-model.sh)" swift test $(TEST_FLAGS) --disable-swift-testing
 
 demo: build model
-	@scripts/demo.sh "$(EMBER)" "$$(scripts/fetch-model.sh)"
+	@demo/demo.sh "$(EMBER)" "$$(scripts/fetch-model.sh)"
 
 bench: build model
-	@scripts/bench_encode.sh "$(EMBER)" "$$(scripts/fetch-model.sh)"
+	@bench/encode.sh "$(EMBER)" "$$(scripts/fetch-model.sh)"
 
 # libFuzzer + ASan harnesses of the input parsers (Fuzz/, scripts/fuzz.sh): `make fuzz FUZZ_SECONDS=60
 # FUZZ_TARGET=all`; `make fuzz-replay` runs every seed and saved finding once.

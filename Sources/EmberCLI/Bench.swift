@@ -4,11 +4,11 @@ import EmberModel
 import Foundation
 
 /// `ember bench encode`: throughput and peak memory of the encode path, measured the way
-/// scripts/bench_reference.py measures sentence-transformers (model loaded, one warm-up batch, best
+/// bench/encode_reference.py measures sentence-transformers (model loaded, one warm-up batch, best
 /// of `--runs` full passes, peak RSS of the process). Prints one JSON line.
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks (print JSON; see scripts/bench_encode.sh for the side-by-side table).",
+        abstract: "Benchmarks (print JSON; see bench/encode.sh for the side-by-side table).",
         subcommands: [BenchEncode.self])
 }
 

@@ -3,7 +3,7 @@ import Foundation
 import XCTest
 
 /// A folder saved by `ember train` loads in sentence-transformers and encodes like `ember encode`.
-/// scripts/check_saved_model.py trained with Ember, loaded the result in sentence-transformers 6.2 and
+/// parity/check_saved_model.py trained with Ember, loaded the result in sentence-transformers 6.2 and
 /// recorded its embeddings of probe texts (Tests/Fixtures/saved_model_check.json). Ember's training is
 /// deterministic, so this test repeats the same `ember train` run and checks that `ember encode` of the
 /// new folder reproduces sentence-transformers' embeddings of the old one.

@@ -246,7 +246,7 @@ final class EvaluateCLITests: XCTestCase {
     }
 }
 
-/// `ember evaluate` against sentence-transformers' evaluators (scripts/check_evaluator.py wrote the
+/// `ember evaluate` against sentence-transformers' evaluators (parity/check_evaluator.py wrote the
 /// reference results for the tiny BERT into Tests/Fixtures/evaluate_check.json).
 final class EvaluateParityTests: XCTestCase {
     func testMatchesSentenceTransformersEvaluators() throws {

@@ -2,7 +2,7 @@ import EmberLosses
 import Foundation
 import XCTest
 
-/// Tests/Fixtures/mnrl_reference_cases.json (scripts/make_mnrl_cases.py): MultipleNegativesRankingLoss as
+/// Tests/Fixtures/mnrl_reference_cases.json (parity/make_mnrl_cases.py): MultipleNegativesRankingLoss as
 /// sentence-transformers 6.2.0 computes it (torch, float64) for the options loss_vectors.json leaves out — dot
 /// similarity, query_to_query / doc_to_doc beside query_to_doc, per-direction partitioning with every hardness
 /// mode, the symmetric preset with hard negatives — and the configurations the library's constructor rejects.

@@ -16,7 +16,7 @@ enum Paths {
     static func miniLM() throws -> URL { try MiniLMFolder.require() }
 }
 
-/// An encode-parity fixture written by scripts/make_fixtures.py with the real sentence-transformers.
+/// An encode-parity fixture written by parity/make_fixtures.py with the real sentence-transformers.
 struct EncodeFixture: Decodable {
     let texts: [String]
     let token_ids: [[Int32]]

@@ -5,7 +5,7 @@ import XCTest
 
 /// Folders saved by sentence-transformers 6.2 itself (v5.4+ spellings: new module type paths,
 /// `pooling_mode`/`embedding_dimension`, max_seq_length as the tokenizer's model_max_length, tokenizer.json
-/// without vocab.txt) and in the v2–v5.3 spelling, written by scripts/make_layout_fixtures.py: Ember loads
+/// without vocab.txt) and in the v2–v5.3 spelling, written by parity/make_layout_fixtures.py: Ember loads
 /// each, tokenizes as the reference did and reproduces its embeddings, and its own save of each loads back
 /// to the same embeddings.
 final class LayoutTests: XCTestCase {

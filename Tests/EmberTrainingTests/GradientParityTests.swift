@@ -6,7 +6,7 @@ import Foundation
 import XCTest
 
 /// Full-model parameter gradients against sentence-transformers 6.2 (fixtures written by
-/// scripts/make_gradient_fixtures.py with dropout off): relative error ≤ 3e-4 per tensor (worst measured
+/// parity/make_gradient_fixtures.py with dropout off): relative error ≤ 3e-4 per tensor (worst measured
 /// 1.5e-4, all-MiniLM-L6-v2 MNRL; README states both). tiny-bert
 /// fixtures hold every gradient; all-MiniLM-L6-v2 fixtures hold small tensors in full, the used
 /// word-embedding rows, each tensor's norm and 32 random-sign projections ("sketches") of the rest —

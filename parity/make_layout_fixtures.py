@@ -2,11 +2,11 @@
 """Model folders in the on-disk layout of sentence-transformers >= 5.4 / 6.x (spec §10.4), written by the
 library's own `SentenceTransformer.save()`, plus the legacy v2-v5.3 spelling, with what the library makes of them.
 
-Run with the reference venv (scripts/setup_reference_venv.sh; versions pinned there and recorded in the output
-by scripts/reference_env.py: sentence-transformers 6.2.0, transformers 5.23.0, tokenizers 0.23.3, torch CPU):
+Run with the reference venv (parity/setup_reference_venv.sh; versions pinned there and recorded in the output
+by parity/reference_env.py: sentence-transformers 6.2.0, transformers 5.23.0, tokenizers 0.23.3, torch CPU):
 
-    PY=$(bash scripts/setup_reference_venv.sh | tail -1)
-    flock /tmp/ember-heavy.lock "$PY" scripts/make_layout_fixtures.py
+    PY=$(bash parity/setup_reference_venv.sh | tail -1)
+    flock /tmp/ember-heavy.lock "$PY" parity/make_layout_fixtures.py
 
 Source model: the tiny random BERT at ../shared/reference/tiny-bert (2 layers, hidden 32, vocab.txt of 45 lines,
 legacy layout, max_seq_length 16). It is loaded with ST 6.2, its pipeline rebuilt with the wanted Pooling /
@@ -266,7 +266,7 @@ def main() -> None:
     out = {
         "versions": versions(),
         "source_model": "shared/reference/tiny-bert",
-        "generator": "scripts/make_layout_fixtures.py",
+        "generator": "parity/make_layout_fixtures.py",
         "encode_args": {"batch_size": 8, "normalize_embeddings": False, "device": "cpu"},
         "capture_self_check_warnings": probe,
         "texts": TEXTS,

@@ -4,11 +4,11 @@ loss_vectors.json does not cover: dot similarity, query_to_query / doc_to_doc ad
 partitioning combined with every hardness mode, the symmetric preset with hard negatives, and the configurations
 sentence-transformers rejects.
 
-Run with the reference venv (scripts/setup_reference_venv.sh; the versions are recorded in the output via
-scripts/reference_env.py — sentence-transformers 6.2.0, torch CPU):
+Run with the reference venv (parity/setup_reference_venv.sh; the versions are recorded in the output via
+parity/reference_env.py — sentence-transformers 6.2.0, torch CPU):
 
-    PY=$(bash scripts/setup_reference_venv.sh | tail -1)
-    flock /tmp/ember-heavy.lock "$PY" scripts/make_mnrl_cases.py
+    PY=$(bash parity/setup_reference_venv.sh | tail -1)
+    flock /tmp/ember-heavy.lock "$PY" parity/make_mnrl_cases.py
 
 Writes Tests/Fixtures/mnrl_reference_cases.json, checked by Tests/EmberLossesTests/MNRLReferenceCaseTests.swift.
 
@@ -180,7 +180,7 @@ def main() -> None:
     assert abs(by["symmetric_per_direction_hard_negatives_a0_warns"]["loss"] - by["symmetric_per_direction_triplets"]["loss"]) < 1e-15
     assert by["symmetric_per_direction_hard_negatives_a0_warns"]["warnings"], "strength 0 should warn"
 
-    out = {"meta": {"versions": versions(), "generator": "scripts/make_mnrl_cases.py", "dtype": "float64",
+    out = {"meta": {"versions": versions(), "generator": "parity/make_mnrl_cases.py", "dtype": "float64",
                     "call": "MultipleNegativesRankingLoss(model, **options).compute_loss_from_embeddings(columns, None); "
                             "loss.backward(); grads = [column.grad]",
                     "formula": FORMULA},

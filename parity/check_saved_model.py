@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Check that a folder saved by `ember train` loads in sentence-transformers and encodes like `ember encode`.
 
-Run with the reference venv (see scripts/setup_reference_venv.sh):
+Run with the reference venv (see parity/setup_reference_venv.sh):
 
-    .venv-reference/bin/python scripts/check_saved_model.py [--ember PATH] [--minilm DIR] [--keep DIR]
+    .venv-reference/bin/python parity/check_saved_model.py [--ember PATH] [--minilm DIR] [--keep DIR]
 
 For each case (tiny-bert, all-MiniLM-L6-v2) it
   1. writes the case's (anchor, positive) pairs to TMP/pairs.jsonl, one
@@ -493,7 +493,7 @@ def main() -> int:
 
     obj = {
         "versions": versions(args.ember),
-        "generator": "scripts/check_saved_model.py (reference venv)",
+        "generator": "parity/check_saved_model.py (reference venv)",
         "float_rounding": "7 significant digits",
         "min_cosine_required": MIN_COSINE,
         "warning_capture_self_test": self_test,

