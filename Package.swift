@@ -7,6 +7,7 @@
 //   → EmberModel (safetensors, BERT encoder + backward, pooling, model folders)
 //   → EmberLosses (contrastive losses as pure functions of embeddings)
 //   → EmberTraining (data, sampler, optimisers, the GradCache engine, the trainer)
+//   → EmberReport (what a run leaves for people: the HTML report and the model card)
 //   → EmberCLI (the `ember` executable).
 // Build with `-Xswiftc -target-cpu -Xswiftc native` (the Makefile does): SwiftPM's x86-64 baseline has
 // no FMA/AVX and turns SIMD16 code into scalar libm calls (see ../shared/spec/swift-performance-notes.md).
@@ -16,7 +17,7 @@ let package = Package(
     name: "Ember",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "Ember", targets: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining"]),
+        .library(name: "Ember", targets: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining", "EmberReport"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
     ],
     dependencies: [
@@ -31,9 +32,10 @@ let package = Package(
         .target(name: "EmberModel", dependencies: ["EmberCore", "EmberTokenizer"]),
         .target(name: "EmberLosses", dependencies: ["EmberCore"]),
         .target(name: "EmberTraining", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses"]),
+        .target(name: "EmberReport", dependencies: ["EmberCore"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining",
+            dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining", "EmberReport",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Test-only helpers shared by the test targets (the real-model folder: skip locally, fail under CI).
         .target(name: "EmberTestSupport", path: "Tests/EmberTestSupport"),
@@ -42,6 +44,7 @@ let package = Package(
         .testTarget(name: "EmberModelTests", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberTestSupport"]),
         .testTarget(name: "EmberLossesTests", dependencies: ["EmberCore", "EmberLosses"]),
         .testTarget(name: "EmberTrainingTests", dependencies: ["EmberCore", "EmberModel", "EmberLosses", "EmberTraining", "EmberTestSupport"]),
+        .testTarget(name: "EmberReportTests", dependencies: ["EmberCore", "EmberReport"]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "EmberTestSupport"]),
     ],
     // Swift 5 language mode: the kernels share raw buffers across DispatchQueue.concurrentPerform
