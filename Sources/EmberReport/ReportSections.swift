@@ -41,7 +41,7 @@ enum ReportSections {
         if let epoch = last.epoch { cards.append(("Epochs", String(format: "%.2f", epoch))) }
         if let seconds = totalSeconds(log.steps) { cards.append(("Training time", duration(seconds))) }
         if let final = log.steps.last(where: { $0.loss != nil }) {
-            cards.append(("Final loss", "\(significant(final.loss!)) (step \(final.step))"))
+            cards.append((final.step == last.step ? "Final loss" : "Last loss (step \(final.step))", significant(final.loss!)))
         }
         let speeds = log.steps.compactMap(\.pairsPerSecond)
         if !speeds.isEmpty { cards.append(("Mean pairs/s", String(format: "%.1f", speeds.reduce(0, +) / Double(speeds.count)))) }
@@ -113,8 +113,10 @@ enum ReportSections {
         let present = Set(evaluations.flatMap { $0.results.values.flatMap(\.keys) })
         var metrics = headlineMetrics.filter(present.contains)
         if metrics.isEmpty { metrics = present.sorted() }
+        // One group of rows per dimension: four columns fit a phone's width.
         var rows = ""
         for dim in dims(evaluations) {
+            rows += "<tr class=\"group\"><th colspan=\"4\">dim \(HTML.escape(dim))</th></tr>"
             for name in metrics {
                 let before = first.results[dim]?[name], after = last.results[dim]?[name]
                 var change = "<td class=\"num\"></td>"
@@ -122,13 +124,14 @@ enum ReportSections {
                     let d = a - b
                     change = "<td class=\"num \(d > 0 ? "up" : d < 0 ? "down" : "")\">\(String(format: "%+.4f", d))</td>"
                 }
-                rows += "<tr><td>\(HTML.escape(dim))</td><td>\(HTML.escape(name))</td><td class=\"num\">\(metric(before))</td>"
+                rows += "<tr><td>\(HTML.escape(name))</td><td class=\"num\">\(metric(before))</td>"
                 rows += "<td class=\"num\">\(metric(after))</td>\(change)</tr>"
             }
         }
-        let head = "<tr><th>Dim</th><th>Metric</th><th class=\"num\">Step \(first.step)\(first.step == 0 ? " (base)" : "")</th>"
-            + "<th class=\"num\">Step \(last.step) (final)</th><th class=\"num\">Change</th></tr>"
-        return "<div class=\"scroll\"><table id=\"before-after\">\(head)\(rows)</table></div>"
+        let head = "<tr><th>Metric</th><th class=\"num\">Before</th><th class=\"num\">After</th><th class=\"num\">Change</th></tr>"
+        let note = (first.step == 0 ? "Before: the base model (step 0)" : "Before: the first evaluation (step \(first.step))")
+            + "; after: the last evaluation (step \(last.step))."
+        return "<p class=\"lead\">\(note)</p><div class=\"scroll bare\"><table id=\"before-after\">\(head)\(rows)</table></div>"
     }
 
     /// Every logged metric of every evaluation, folded away: the charts show the headline one.

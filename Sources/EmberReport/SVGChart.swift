@@ -2,7 +2,8 @@ import Foundation
 
 /// An inline-SVG line chart: labelled axes with round-number ticks, a legend, any number of series, gaps
 /// where a value is missing (a skipped step is not a zero). It scales with its container (viewBox, width
-/// 100%); the viewBox is narrow (420 units) so that its text stays readable when a phone shrinks it.
+/// 100%). The viewBox (360 units wide) is about the width the page shows it at, on a phone (one column)
+/// and on a laptop (three), so its 13–14-unit text stays 12–15 px on screen.
 ///
 /// The numbers drawn are the logged numbers, never averages: each series' `<g>` carries them in
 /// `data-points` as `x:y` pairs (`null` for a gap), so a reader or a test can recover them from the SVG.
@@ -30,6 +31,8 @@ public struct SVGChart {
     public var includeZero = false
     /// Whether x values are step numbers (integer ticks, "25k" for 25,000).
     public var integerX = true
+    /// The palette colour of the first series: charts whose series are the same dimensions then match.
+    public var colourOffset = 0
 
     public init(id: String, title: String, xLabel: String, yLabel: String, series: [Series]) {
         self.id = id
@@ -42,10 +45,10 @@ public struct SVGChart {
     /// Colours that stay apart for the colour-blind (Okabe–Ito, darkened for contrast on white).
     static let palette = ["#1f2937", "#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#8c6d1f"]
 
-    static let width = 420.0, plotHeight = 200.0, top = 12.0, right = 14.0
+    static let width = 360.0, plotHeight = 180.0, top = 12.0, right = 10.0
     static let tickFont = 13.0, labelFont = 14.0
     /// Points kept per series before min/max downsampling starts (two per bucket).
-    static let buckets = 400
+    static let buckets = 300
 
     /// Whether any series has a value to draw.
     public var hasData: Bool { series.contains { $0.points.contains { $0.y != nil } } }
@@ -57,12 +60,20 @@ public struct SVGChart {
         let yTicks = Self.niceTicks(includeZero ? min(0, yMin) : yMin, includeZero ? max(0, yMax) : yMax)
         let xTicks = Self.niceTicks(xMin, xMax, integer: integerX)
         let yStep = yTicks.count > 1 ? yTicks[1] - yTicks[0] : 1, xStep = xTicks.count > 1 ? xTicks[1] - xTicks[0] : 1
-        let yLabels = yTicks.map { Self.tickLabel($0, step: yStep) }
+        // Tiny or huge values (learning rates): ticks in units of 10^k, named in the axis label, so they
+        // read "0.5 1.0 1.5" rather than a column of exponents.
+        let largest = yTicks.map(abs).max() ?? 1
+        let exponent = yStep < 1e-3 || largest >= 1e6 ? Int(floor(log10(largest) + 1e-9)) : 0
+        let unit = pow(10, Double(exponent))
+        let yLabels = yTicks.map { Self.tickLabel($0 / unit, step: yStep / unit) }
+        let yLabel = exponent == 0 ? self.yLabel : "\(self.yLabel) (×10\(Self.superscript(exponent)))"
         let xLabels = xTicks.map { integerX ? Self.stepLabel($0, step: xStep) : Self.tickLabel($0, step: xStep) }
 
         // Left margin: the rotated y label, then the widest tick label.
         let left = 8 + Self.labelFont + 6 + (yLabels.map { Self.textWidth($0, font: Self.tickFont) }.max() ?? 0) + 8
-        let plotWidth = Self.width - left - Self.right
+        // Right margin: room for half the last x label, which is centred on the plot's right edge.
+        let right = max(Self.right, Self.textWidth(xLabels.last ?? "", font: Self.tickFont) / 2 + 4)
+        let plotWidth = Self.width - left - right
         let plotBottom = Self.top + Self.plotHeight
         let legend = series.count > 1 ? Self.legendRows(series.map(\.name), width: Self.width - 16) : []
         let height = plotBottom + 22 + Self.labelFont + 10 + Double(legend.count) * 20 + (legend.isEmpty ? 0 : 4)
@@ -95,9 +106,10 @@ public struct SVGChart {
         s += "<text class=\"x-label\" x=\"\((left + plotWidth / 2).clean)\" y=\"\(xLabelY.clean)\" text-anchor=\"middle\" font-size=\"\(Self.labelFont.clean)\" fill=\"#111827\">\(HTML.escape(xLabel))</text>"
         s += "<text class=\"y-label\" x=\"\(yLabelX.clean)\" y=\"\(midY.clean)\" transform=\"rotate(-90 \(yLabelX.clean) \(midY.clean))\" text-anchor=\"middle\" font-size=\"\(Self.labelFont.clean)\" fill=\"#111827\">\(HTML.escape(yLabel))</text>"
 
-        // Series: one path with a move-to after every gap; an isolated point gets a dot so it shows.
-        for (index, one) in series.enumerated() {
-            let colour = Self.palette[index % Self.palette.count]
+        // Series: one path with a move-to after every gap; an isolated point gets a dot so it shows. The
+        // first series (a total) is drawn last, on top of the others.
+        for (index, one) in series.enumerated().reversed() {
+            let colour = Self.palette[(index + colourOffset) % Self.palette.count]
             let runs = Self.downsample(one.points, x0: x0, x1: x1, buckets: Self.buckets)
             let segments = runs.map(\.points)
             let data = runs.map { run in
@@ -127,9 +139,9 @@ public struct SVGChart {
                 var x = 8.0
                 let y = xLabelY + 12 + Double(row) * 20 + 10
                 for name in names {
-                    let colour = Self.palette[index % Self.palette.count]
-                    s += "<line x1=\"\(x.clean)\" x2=\"\((x + 18).clean)\" y1=\"\((y - 4.5).clean)\" y2=\"\((y - 4.5).clean)\" stroke=\"\(colour)\" stroke-width=\"3\"/>"
-                    s += "<text x=\"\((x + 23).clean)\" y=\"\(y.clean)\">\(HTML.escape(name))</text>"
+                    let colour = Self.palette[(index + colourOffset) % Self.palette.count]
+                    s += "<line x1=\"\(x.clean)\" x2=\"\((x + 15).clean)\" y1=\"\((y - 4.5).clean)\" y2=\"\((y - 4.5).clean)\" stroke=\"\(colour)\" stroke-width=\"3\"/>"
+                    s += "<text x=\"\((x + 19).clean)\" y=\"\(y.clean)\">\(HTML.escape(name))</text>"
                     x += Self.legendItemWidth(name)
                     index += 1
                 }
@@ -192,19 +204,19 @@ public struct SVGChart {
         return stride(from: first, through: last, by: 1).map { $0 * step }
     }
 
-    /// A y tick: as many decimals as the tick step needs; scientific for tiny steps (learning rates).
+    /// A y tick with as many decimals as the tick step needs.
     static func tickLabel(_ v: Double, step: Double) -> String {
         if abs(v) < step * 1e-6 { return "0" }
         let stepDigits = Int(floor(log10(step) + 1e-9))
         let extra = isWhole(step / pow(10, Double(stepDigits))) ? 0 : 1   // 2.5 × 10^k needs one digit more
-        if step < 1e-3 || abs(v) >= 1e6 {
-            let e = Int(floor(log10(abs(v)) + 1e-9))
-            let mantissa = v / pow(10, Double(e))
-            let text = String(format: "%.\(max(0, e - stepDigits + extra))f", mantissa)
-            return "\(text)e\(e)"
-        }
         if abs(v) >= 1e4 && step >= 1000 { return stepLabel(v, step: step) }
         return String(format: "%.\(max(0, -stepDigits + extra))f", v)
+    }
+
+    /// -5 → "⁻⁵".
+    static func superscript(_ n: Int) -> String {
+        let digits: [Character] = ["⁰", "¹", "²", "³", "⁴", "⁵", "⁶", "⁷", "⁸", "⁹"]
+        return (n < 0 ? "⁻" : "") + String(abs(n)).map { digits[Int(String($0))!] }
     }
 
     /// A step number: 25000 → "25k", 1500000 → "1.5M".
@@ -224,10 +236,11 @@ public struct SVGChart {
         return "\(v)"
     }
 
-    /// Width of `text` in a sans-serif font: about 0.6 em per character (digits are ≈0.55 em).
-    static func textWidth(_ text: String, font: Double) -> Double { Double(text.count) * font * 0.6 }
+    /// Width of `text` in a sans-serif font: about 0.58 em per character (digits are ≈0.55 em), a little
+    /// more than most texts need so that labels never collide.
+    static func textWidth(_ text: String, font: Double) -> Double { Double(text.count) * font * 0.58 }
 
-    static func legendItemWidth(_ name: String) -> Double { 23 + textWidth(name, font: tickFont) + 16 }
+    static func legendItemWidth(_ name: String) -> Double { 19 + textWidth(name, font: tickFont) + 12 }
 
     /// Legend entries grouped into rows no wider than `width`.
     static func legendRows(_ names: [String], width: Double) -> [[String]] {

@@ -35,8 +35,9 @@ public enum TrainingReport {
         if log.evaluations.isEmpty {
             page += "<p class=\"note\">No evaluations in the log (train with --eval-sts or --eval-queries/--eval-corpus/--eval-qrels).</p>"
         } else {
-            page += ReportSections.beforeAfter(log.evaluations)
-            page += "<div class=\"charts\">" + evaluationCharts(log.evaluations).map { figure($0, empty: "") }.joined() + "</div>"
+            // The chart and the before/after table side by side on a laptop, one under the other on a phone.
+            page += "<div class=\"charts\">" + evaluationCharts(log.evaluations).map { figure($0, empty: "") }.joined()
+            page += "<figure><figcaption>Before and after</figcaption>\(ReportSections.beforeAfter(log.evaluations))</figure></div>"
             page += ReportSections.allEvaluations(log.evaluations)
         }
         page += "<footer>Written by Ember from the run's metrics log; the numbers in each chart are in its SVG (data-points).</footer>"
@@ -99,6 +100,7 @@ public enum TrainingReport {
             var chart = SVGChart(id: index == 0 ? "chart-eval" : "chart-eval-\(ReportSections.slug(metric))",
                                  title: "\(metric) per dimension", xLabel: "Step", yLabel: metric, series: series)
             chart.markers = true
+            chart.colourOffset = 1   // the loss chart's first colour is its total: dim N is the same colour in both
             return chart
         }
     }
@@ -108,31 +110,35 @@ public enum TrainingReport {
         return "<figure><figcaption>\(HTML.escape(chart.title))</figcaption>\(body)</figure>"
     }
 
-    /// The page's CSS: one column on a phone, two on a laptop; no `<` or `>` (the markup must stay XML).
+    /// The page's CSS: charts one column on a phone, three on a laptop, each about as wide as its viewBox
+    /// (auto-fill: a lone chart keeps that width); no `<` or `>` (the markup must stay XML).
     static let style = """
     :root{color-scheme:light}\
     body{margin:0;background:#f4f5f7;color:#111827;font:16px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}\
     main{max-width:1180px;margin:0 auto;padding:14px 12px 32px}\
     h1{font-size:1.35rem;margin:.2em 0 .6em;overflow-wrap:anywhere}\
     h2{font-size:1.1rem;margin:1.4em 0 .5em}\
-    .facts{background:#fff;border:1px solid #dde1e7;border-radius:8px}\
-    .facts th{width:8.5em;color:#4b5563;font-weight:500;vertical-align:top}\
+    .facts{background:#fff;border:1px solid #dde1e7;border-radius:8px;font-size:.92rem}\
+    .facts th{width:6.5em;color:#4b5563;font-weight:500;vertical-align:top}\
     .facts td{overflow-wrap:anywhere;word-break:break-word}\
     .cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:8px;margin-top:12px}\
     .card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:8px 10px}\
     .card .k{display:block;color:#4b5563;font-size:.85rem}\
     .card .v{display:block;font-size:1.15rem;font-weight:600;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}\
-    .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,480px),1fr));gap:12px}\
+    .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,330px),1fr));gap:12px;align-items:start}\
     figure{margin:0;background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:10px 8px 6px;min-width:0}\
     figcaption{font-weight:600;margin:0 4px 4px}\
     svg.chart{display:block;width:100%;height:auto}\
     .scroll{overflow-x:auto;background:#fff;border:1px solid #dde1e7;border-radius:8px;margin-bottom:12px}\
     table{border-collapse:collapse;width:100%}\
-    th,td{padding:5px 10px;border-bottom:1px solid #eceef2;text-align:left}\
+    th,td{padding:5px 8px;border-bottom:1px solid #eceef2;text-align:left}\
     tr:last-child th,tr:last-child td{border-bottom:none}\
+    tr.group th{background:#f3f4f6;font-weight:600}\
     td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}\
     .up{color:#047857}.down{color:#b91c1c}\
     .note{color:#4b5563;font-style:italic;margin:.4em 4px}\
+    .lead{color:#374151;margin:.2em 4px .6em;font-size:.9rem}\
+    .scroll.bare{border:none;margin:0}\
     details{margin-top:8px}summary{cursor:pointer;margin-bottom:8px}\
     footer{margin-top:24px;color:#6b7280;font-size:.85rem}
     """
