@@ -37,7 +37,13 @@ struct Evaluate: ParsableCommand {
             }
             try OutputFile.checkWritable(URL(fileURLWithPath: output), flag: "--output")
         }
-        let data = JSONOutput.data(set.evaluate(sentenceModel, dims: dims, batchSize: batchSize), pretty: true)
+        var bar: ProgressBar? = nil
+        let results = set.evaluate(sentenceModel, dims: dims, batchSize: batchSize) { done, total in
+            if bar == nil { bar = ProgressBar(total: total, label: "evaluate", unit: "texts") }
+            bar?.update(done)
+        }
+        bar?.finish()
+        let data = JSONOutput.data(results, pretty: true)
         if let output {
             do { try data.write(to: URL(fileURLWithPath: output), options: .atomic) } catch {
                 throw EmberError("--output \(output): cannot write (\(AtomicFolder.describe(error)))")
@@ -129,13 +135,16 @@ struct EvaluationSet {
 
     /// Metrics per dimension; an undefined one (NaN: constant STS scores, no answerable query) is
     /// reported in a warning naming the file, and written as null.
-    func evaluate(_ model: SentenceModel, dims: [Int], batchSize: Int) -> [String: [String: Double]] {
+    /// `progress` (texts encoded, texts to encode) drives a progress bar.
+    func evaluate(_ model: SentenceModel, dims: [Int], batchSize: Int,
+                  progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in }) -> [String: [String: Double]] {
         let results: [String: [String: Double]]
         switch kind {
         case let .retrieval(queries, corpus, relevant):
-            results = Evaluator.retrieval(model: model, queries: queries, corpus: corpus, relevant: relevant, dims: dims, batchSize: batchSize)
+            results = Evaluator.retrieval(model: model, queries: queries, corpus: corpus, relevant: relevant, dims: dims,
+                                          batchSize: batchSize, progress: progress)
         case let .sts(pairs):
-            results = Evaluator.sts(model: model, pairs: pairs, dims: dims, batchSize: batchSize)
+            results = Evaluator.sts(model: model, pairs: pairs, dims: dims, batchSize: batchSize, progress: progress)
         }
         for dim in dims.map(String.init) {
             let undefined = (results[dim] ?? [:]).filter { !$0.value.isFinite }.keys.sorted()

@@ -59,6 +59,10 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Evaluate STS during training: sentence1, sentence2, score JSONL.") var evalSts: String?
     @Option(name: .long, help: "Evaluate every N optimiser steps (default: at the end only).") var evalSteps: Int?
     @Option(name: .long, help: "Dimensions to evaluate (default: the Matryoshka dims, else the model's).") var evalDims: String?
+    @Flag(name: .customLong("eval-on-start"), inversion: .prefixedNo, help: "With --eval-*: evaluate the starting model before the first step (the 'before' of the report).") var evalOnStart = true
+    @Flag(name: .long, help: "Keep the checkpoint with the best --metric-for-best-model as the final model (needs --eval-steps; checkpoints every --save-steps, default --eval-steps).") var loadBestModelAtEnd = false
+    @Option(name: .long, help: "Metric that picks the best checkpoint: METRIC or DIM:METRIC, e.g. ndcg@10 or 128:ndcg@10 (default ndcg@10 at the largest evaluated dim; spearman for STS).") var metricForBestModel: String?
+    @Option(name: .long, help: "Keep at most N checkpoints: older ones are removed (never the best one).") var saveTotalLimit: Int?
 
     @Flag(name: .long, help: "Replace OUTPUT if it holds an earlier Ember run (never a folder Ember did not write).") var overwrite = false
     @Flag(name: .long, help: "Skip (and count) optimiser steps whose loss or gradient is not finite instead of stopping.") var skipNonfinite = false
@@ -71,10 +75,13 @@ struct Train: ParsableCommand {
         }
         c.optimizer = kind; c.learningRate = lr; c.weightDecay = weightDecay; c.scheduler = scheduler
         c.warmupSteps = warmupSteps; c.maxGradNorm = maxGradNorm; c.dropout = dropout; c.seed = seed
-        c.saveSteps = saveSteps; c.gradientAccumulationSteps = gradientAccumulationSteps
+        // Checkpoints are the candidates for the best model: by default one at every evaluation.
+        c.saveSteps = saveSteps ?? (loadBestModelAtEnd ? evalSteps : nil); c.gradientAccumulationSteps = gradientAccumulationSteps
         c.miniBatchSize = miniBatchSize; c.miniBatchTokens = miniBatchTokens; c.noDuplicates = !allowDuplicates
         c.skipNonFinite = skipNonfinite
         try c.validate()
+        if let n = evalSteps, n < 1 { throw EmberError("--eval-steps must be at least 1, got \(n)") }
+        if let n = saveTotalLimit, n < 1 { throw EmberError("--save-total-limit must be at least 1, got \(n)") }
         if let n = guideCacheTexts, n < 1 { throw EmberError("--guide-cache-texts must be at least 1, got \(n)") }
 
         // Everything is read and checked before OUTPUT is touched: a bad input changes no file.
@@ -87,8 +94,8 @@ struct Train: ParsableCommand {
         sentenceModel.warnings.forEach(warn)
         let trainingData = try TrainingData.load(URL(fileURLWithPath: data), columns: columns.map { $0.split(separator: ",").map(String.init) })
         let lossFunction = try makeLoss(dimension: sentenceModel.embeddingDimension)
-        let evaluation = try makeEvaluation(dimension: sentenceModel.embeddingDimension)
-        var inputs: [RunFolder.Input] = [("--model", model), ("--data", data)] + (evaluation?.0.files ?? [])
+        let evaluation = try makeEvaluation(dimension: sentenceModel.embeddingDimension, saveSteps: c.saveSteps)
+        var inputs: [RunFolder.Input] = [("--model", model), ("--data", data)] + (evaluation?.set.files ?? [])
         if let guide { inputs.append(("--guide", guide)) }
         var guideEmbedder: GuideEmbedder? = nil
         if let guide {
@@ -112,6 +119,7 @@ struct Train: ParsableCommand {
         }
         let trainer = try Trainer(model: sentenceModel, loss: lossFunction, data: trainingData, configuration: c, guide: guideEmbedder)
         if let resumeURL { try trainer.resume(from: resumeURL) }
+        let progress = ProgressBar(total: trainer.totalSteps, label: "train", unit: "steps", done: trainer.completedSteps)
         let logURL = log.map { URL(fileURLWithPath: $0) } ?? outputURL.appendingPathComponent("metrics.jsonl")
         let logInOutput = RunFolder.canonical(logURL.deletingLastPathComponent()) == RunFolder.canonical(outputURL)
         if log != nil && !logInOutput && resumeURL == nil {
@@ -147,31 +155,34 @@ struct Train: ParsableCommand {
             }
         }
 
-        func evaluate(step: Int) throws {
-            guard let (set, dims) = evaluation else { return }
-            let results = set.evaluate(sentenceModel, dims: dims, batchSize: 64)
+        @discardableResult
+        func evaluate(step: Int, label: String? = nil) throws -> [String: [String: Double]]? {
+            guard let evaluation else { return nil }
+            let results = evaluation.evaluate(sentenceModel)
             try logLine(JSONOutput.string(["step": step, "eval": results]))
-            let main = results[String(dims[0])] ?? [:]
-            let summary = ["ndcg@10", "spearman"].compactMap { key in main[key].map { "\(key) \($0.isFinite ? String(format: "%.4f", $0) : "undefined")" } }
-            StandardError.write("\r\u{1B}[Keval at step \(step) (dim \(dims[0])): \(summary.joined(separator: ", "))\n")
+            progress.print(evaluation.summary(step: step, results, label: label))
+            // A checkpoint is saved right after this evaluation: it becomes the best if its metric improved.
+            if let metric = evaluation.bestMetric, let every = c.saveSteps, step % every == 0, step > 0, step < trainer.totalSteps,
+               let value = metric.value(in: results), trainer.best.map({ $0.isImproved(by: value) }) ?? true {
+                trainer.best = BestCheckpoint(step: step, metric: metric, value: value)
+            }
+            return results
         }
 
-        let progress = ProgressBar(total: trainer.totalSteps, label: "train", unit: "steps")
         let caching = c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize ?? 0)")" : ""
         StandardError.write("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(caching)\n")
+        if evalOnStart, trainer.completedSteps == 0 { try evaluate(step: 0, label: "before training") }
         try trainer.run(onStep: { m in
             try logLine(m.jsonLine)
-            var extra = m.skipped ? "skipped (non-finite)" : String(format: "loss %.4f  lr %.2e  %.1f pairs/s", m.loss, m.learningRate, m.pairsPerSecond)
-            if !m.components.isEmpty && !m.skipped {
-                extra += "  [" + m.components.sorted { (Int($0.key) ?? 0) > (Int($1.key) ?? 0) }
-                    .map { "\($0.key): \(String(format: "%.3f", $0.value))" }.joined(separator: " ") + "]"
-            }
-            if m.skipped { warn("step \(m.step): non-finite loss or gradient; step skipped (\(m.skippedSteps) so far)") }
-            progress.update(m.step, extra: extra)
+            if m.skipped { progress.print("warning: step \(m.step): non-finite loss or gradient; step skipped (\(m.skippedSteps) so far)") }
+            progress.update(m.step, fields: Self.progressFields(m))
             if let every = evalSteps, m.step % every == 0, m.step < m.totalSteps { try evaluate(step: m.step) }
         }, checkpoint: { step in
             _ = try runLog()
-            try trainer.saveCheckpoint(to: outputURL.appendingPathComponent("checkpoint-\(step)"))
+            try trainer.saveCheckpoint(to: outputURL.appendingPathComponent(Checkpoints.name(step: step)))
+            if let limit = saveTotalLimit {
+                try Checkpoints.prune(in: outputURL, limit: limit, keeping: Set([trainer.best?.step].compactMap { $0 }))
+            }
         })
         progress.finish()
         try? runLog().synchronize()
@@ -184,19 +195,58 @@ struct Train: ParsableCommand {
             StandardError.write("guide cache: \(g.cachedTexts) texts, \(g.hits) hits, \(g.misses) misses\n")
         }
         StandardError.write("saved \(outputURL.path)\(trainer.skippedSteps > 0 ? " (\(trainer.skippedSteps) non-finite steps skipped)" : "")\n")
-        try evaluate(step: trainer.completedSteps)
+        let final = try evaluate(step: trainer.completedSteps)
+        if let metric = evaluation?.bestMetric { try keepBest(metric: metric, final: final, trainer: trainer, output: outputURL, log: logLine) }
+    }
+
+    /// What the progress line shows after the counts, most important first: the loss, the Matryoshka
+    /// losses per dimension (compact: `384:0.412 256:0.431 …`), pairs/s, the learning rate.
+    static func progressFields(_ m: StepMetrics) -> [String] {
+        guard !m.skipped else { return ["step skipped (non-finite)"] }
+        var fields = [String(format: "loss %.4f", m.loss)]
+        if !m.components.isEmpty {
+            fields.append(m.components.sorted { (Int($0.key) ?? 0) > (Int($1.key) ?? 0) }
+                .map { "\($0.key):\(String(format: "%.3f", $0.value))" }.joined(separator: " "))
+        }
+        fields.append(String(format: "%.1f pairs/s", m.pairsPerSecond))
+        fields.append(String(format: "lr %.2e", m.learningRate))
+        return fields
+    }
+
+    /// `--load-best-model-at-end`: the final weights are a candidate too (evaluated last, so a tie keeps the
+    /// earlier checkpoint); when a checkpoint is better, its model replaces the final one in OUTPUT.
+    func keepBest(metric: BestModelMetric, final: [String: [String: Double]]?, trainer: Trainer, output: URL,
+                  log: (String) throws -> Void) throws {
+        let finalValue = final.flatMap { metric.value(in: $0) }
+        var chosen = BestCheckpoint(step: trainer.completedSteps, metric: metric, value: finalValue ?? -.infinity)
+        if let best = trainer.best, finalValue.map({ !best.isImproved(by: $0) }) ?? true {
+            chosen = best
+            let folder = output.appendingPathComponent(Checkpoints.name(step: best.step))
+            let bestModel = try SentenceModel(folder: folder)
+            try bestModel.save(to: output) { _ in true }
+        }
+        guard chosen.value.isFinite else {
+            warn("--load-best-model-at-end: \(metric.description) was never defined; the final model is kept")
+            return
+        }
+        try log(JSONOutput.string(["step": trainer.completedSteps,
+                                   "best": ["step": chosen.step, "metric": metric.name, "dim": metric.dimension, "value": chosen.value]]))
+        let whence = chosen.step == trainer.completedSteps ? "the final model" : "checkpoint-\(chosen.step), now the model in \(output.path)"
+        StandardError.write("best model: \(whence) (\(metric.description) \(String(format: "%.4f", chosen.value)))\n")
     }
 
     /// The --eval-* set and the dimensions to report, or nil when no evaluation was asked for.
-    func makeEvaluation(dimension: Int) throws -> (EvaluationSet, [Int])? {
+    func makeEvaluation(dimension: Int, saveSteps: Int?) throws -> TrainEvaluation? {
         guard evalQueries != nil || evalCorpus != nil || evalQrels != nil || evalSts != nil else {
-            if evalSteps != nil || evalDims != nil { throw EmberError("--eval-steps and --eval-dims need --eval-sts or --eval-queries/--eval-corpus/--eval-qrels") }
+            if evalSteps != nil || evalDims != nil || loadBestModelAtEnd || metricForBestModel != nil {
+                throw EmberError("--eval-steps, --eval-dims, --load-best-model-at-end and --metric-for-best-model need --eval-sts or --eval-queries/--eval-corpus/--eval-qrels")
+            }
             return nil
         }
-        if let n = evalSteps, n < 1 { throw EmberError("--eval-steps must be at least 1, got \(n)") }
         let set = try EvaluationSet(queries: evalQueries, corpus: evalCorpus, qrels: evalQrels, sts: evalSts, flagPrefix: "--eval-")
         let dims = try parseDimensions(evalDims ?? matryoshkaDims, flag: evalDims != nil ? "--eval-dims" : "--matryoshka-dims", modelDimension: dimension)
-        return (set, dims.sorted(by: >))
+        return try TrainEvaluation(set: set, dims: dims.sorted(by: >), every: evalSteps, loadBest: loadBestModelAtEnd,
+                                   metric: metricForBestModel, saveSteps: saveSteps)
     }
 
     func makeLoss(dimension: Int) throws -> EmbeddingLoss {

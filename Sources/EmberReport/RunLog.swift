@@ -31,8 +31,24 @@ public struct RunLog: Equatable {
         public var dims: [String] { results.keys.sorted { (Int($0) ?? 0) > (Int($1) ?? 0) } }
     }
 
+    /// `--load-best-model-at-end`: the step whose model was kept, by which metric at which dimension.
+    public struct Best: Equatable {
+        public var step: Int
+        public var metric: String
+        public var dimension: Int
+        public var value: Double
+
+        public init(step: Int, metric: String, dimension: Int, value: Double) {
+            self.step = step
+            self.metric = metric
+            self.dimension = dimension
+            self.value = value
+        }
+    }
+
     public var steps: [Step] = []
     public var evaluations: [Evaluation] = []
+    public var best: Best?
 
     public init(steps: [Step] = [], evaluations: [Evaluation] = []) {
         self.steps = steps
@@ -54,7 +70,13 @@ public struct RunLog: Equatable {
                 throw fail("not a JSON object")
             }
             guard let step = JSONField.integer(object["step"]), step >= 0 else { throw fail("no integer \"step\"") }
-            if let eval = object["eval"] {
+            if let best = object["best"] {
+                guard let b = best as? [String: Any], let bestStep = JSONField.integer(b["step"]), let metric = b["metric"] as? String,
+                      let dimension = JSONField.integer(b["dim"]), let value = JSONField.number(b["value"]) else {
+                    throw fail("\"best\" needs step, metric, dim and value")
+                }
+                self.best = Best(step: bestStep, metric: metric, dimension: dimension, value: value)
+            } else if let eval = object["eval"] {
                 guard let byDim = eval as? [String: Any] else { throw fail("\"eval\" is not an object") }
                 var results: [String: [String: Double?]] = [:]
                 for (dim, metrics) in byDim {
@@ -71,6 +93,7 @@ public struct RunLog: Equatable {
                 if let last = steps.last, step <= last.step {   // a resumed run: from here on the log restarts
                     steps.removeAll { $0.step >= step }
                     evaluations.removeAll { $0.step >= step }
+                    best = nil
                 }
                 steps.append(Step(step: step, epoch: JSONField.number(object["epoch"]), loss: JSONField.number(object["loss"]),
                                   losses: losses, learningRate: JSONField.number(object["lr"]),

@@ -2,7 +2,8 @@ import Foundation
 import XCTest
 
 /// Evaluation during training (`--eval-steps`) changes nothing a resume depends on: a run resumed from
-/// a checkpoint ends with the same weights, bit for bit, and logs the evaluations of the steps it ran.
+/// a checkpoint ends with the same weights, bit for bit, and logs the evaluations of the steps it ran (not
+/// the one before training: it starts at the checkpoint).
 final class ResumeWithEvaluationTests: XCTestCase {
     func testResumeWithEvalStepsEqualsTheUninterruptedRun() throws {
         let dir = try temporaryFolder()
@@ -27,7 +28,7 @@ final class ResumeWithEvaluationTests: XCTestCase {
                 return object["eval"] == nil ? nil : object["step"] as? Int
             }
         }
-        XCTAssertEqual(try evalSteps(full), [2, 4, 6])
+        XCTAssertEqual(try evalSteps(full), [0, 2, 4, 6], "before training, then every 2 steps")
         XCTAssertEqual(try evalSteps(resumed), [4, 6])
     }
 }

@@ -224,13 +224,16 @@ final class EvaluateCLITests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let evals = try String(contentsOf: trained.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
             .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }.filter { $0["eval"] != nil }
-        XCTAssertEqual(evals.map { $0["step"] as! Int }, [1, 2])
-        XCTAssertEqual(Set((evals[1]["eval"] as! [String: Any]).keys), ["32", "8"])
+        XCTAssertEqual(evals.map { $0["step"] as! Int }, [0, 1, 2], "before training, at step 1, at the end")
+        XCTAssertEqual(Set((evals[2]["eval"] as! [String: Any]).keys), ["32", "8"])
+        // The evaluation at step 0 is of the starting model: the values `ember evaluate` gave for it above.
+        let before = evals[0]["eval"] as! [String: [String: Double]]
+        XCTAssertEqual(before["32"]?["pearson"] ?? .nan, stsMetrics["32"]?["pearson"] ?? .nan, accuracy: 1e-9)
         // The last evaluation is of the final weights: `ember evaluate` of the saved folder gives its values.
         r = try ember(["evaluate", "--model", trained.path, "--sts", sts, "--truncate-dims", "32,8"])
         XCTAssertEqual(r.status, 0, r.stderr)
         let final = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: [String: Double]]
-        let logged = evals[1]["eval"] as! [String: [String: Double]]
+        let logged = evals[2]["eval"] as! [String: [String: Double]]
         for dim in ["32", "8"] {
             for key in ["pearson", "spearman"] { XCTAssertEqual(logged[dim]?[key] ?? .nan, final[dim]?[key] ?? .nan, accuracy: 1e-9, "\(dim) \(key)") }
         }

@@ -11,12 +11,14 @@ public enum Evaluator {
     /// metric is NaN (written as null). Returns metrics keyed by dimension (as a string), then metric name.
     public static func retrieval(model: SentenceModel, queries: [(id: String, text: String)], corpus: [(id: String, text: String)],
                                  relevant: [String: Set<String>], dims: [Int], batchSize: Int = 64,
-                                 metrics: RetrievalMetrics = RetrievalMetrics()) -> [String: [String: Double]] {
+                                 metrics: RetrievalMetrics = RetrievalMetrics(),
+                                 progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in }) -> [String: [String: Double]] {
         let corpusIndex = Dictionary(corpus.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         let scored = queries.filter { (relevant[$0.id] ?? []).contains { corpusIndex[$0] != nil } }
         let D = model.embeddingDimension
-        let queryEmbeddings = model.encode(scored.map(\.text), batchSize: batchSize)
-        let corpusEmbeddings = model.encode(corpus.map(\.text), batchSize: batchSize)
+        let texts = scored.count + corpus.count
+        let queryEmbeddings = model.encode(scored.map(\.text), batchSize: batchSize) { progress($0, texts) }
+        let corpusEmbeddings = model.encode(corpus.map(\.text), batchSize: batchSize) { progress(scored.count + $0, texts) }
         // Ids missing from the corpus become distinct negative indices: never ranked, still counted.
         let relevantSets = scored.map { query in
             Set(relevant[query.id]!.sorted().enumerated().map { corpusIndex[$0.element] ?? -1 - $0.offset })
@@ -45,9 +47,11 @@ public enum Evaluator {
     }
 
     /// STS: Pearson and Spearman correlation between cosine similarity and the gold scores.
-    public static func sts(model: SentenceModel, pairs: [(String, String, Double)], dims: [Int], batchSize: Int = 64) -> [String: [String: Double]] {
+    public static func sts(model: SentenceModel, pairs: [(String, String, Double)], dims: [Int], batchSize: Int = 64,
+                           progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in }) -> [String: [String: Double]] {
         let D = model.embeddingDimension
-        let a = model.encode(pairs.map(\.0), batchSize: batchSize), b = model.encode(pairs.map(\.1), batchSize: batchSize)
+        let a = model.encode(pairs.map(\.0), batchSize: batchSize) { progress($0, 2 * pairs.count) }
+        let b = model.encode(pairs.map(\.1), batchSize: batchSize) { progress(pairs.count + $0, 2 * pairs.count) }
         var result: [String: [String: Double]] = [:]
         for dim in dims {
             let ta = Normalize.truncated(a, rows: pairs.count, fullDim: D, dim: dim), tb = Normalize.truncated(b, rows: pairs.count, fullDim: D, dim: dim)

@@ -55,6 +55,21 @@ public enum AtomicFolder {
         }
     }
 
+    /// Removes a folder Ember wrote: renamed to a hidden `.NAME.tmp-PID-R` sibling first, so the name
+    /// either holds the whole folder or nothing; a kill during the deletion leaves a partial temporary,
+    /// which `recover` removes like any other.
+    public static func remove(_ folder: URL) throws {
+        let fm = FileManager.default
+        let old = folder.deletingLastPathComponent()
+            .appendingPathComponent(".\(folder.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try fm.moveItem(at: folder, to: old)
+            try fm.removeItem(at: old)
+        } catch {
+            throw EmberError("\(folder.path): cannot remove (\(describe(error)))")
+        }
+    }
+
     /// Undoes what killed `write`s to `destination` left behind (see the steps above). Returns the names
     /// of the leftovers it removed.
     @discardableResult

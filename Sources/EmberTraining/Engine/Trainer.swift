@@ -52,6 +52,9 @@ public final class Trainer {
     public private(set) var completedSteps = 0
     /// Steps skipped for a non-finite loss or gradient (`skipNonFinite`), for the metrics.
     public private(set) var skippedSteps = 0
+    /// The best checkpoint so far by `--metric-for-best-model` (set by the caller after each evaluation;
+    /// stored in every checkpoint and restored on resume).
+    public var best: BestCheckpoint?
     /// The loss and all its parameters, as stored in a checkpoint: a resume with other loss options is refused.
     public let lossSignature: String
     let tokenized: [[[Int32]]]   // per data row, per column
@@ -164,6 +167,8 @@ public final class Trainer {
         /// The loss with all its parameters (nil in checkpoints of Ember before this field existed).
         public var lossSignature: String?
         public var skippedSteps: Int?
+        /// The best checkpoint up to this one (`--load-best-model-at-end`).
+        public var best: BestCheckpoint?
         public var configuration: TrainingConfiguration
     }
 
@@ -172,7 +177,7 @@ public final class Trainer {
     public func saveCheckpoint(to folder: URL) throws {
         let state = State(completedSteps: completedSteps, totalSteps: plan.count, dataRows: data.rows.count,
                           loss: engine.loss.name, lossSignature: lossSignature, skippedSteps: skippedSteps,
-                          configuration: configuration)
+                          best: best, configuration: configuration)
         try AtomicFolder.write(to: folder) { dir in
             try model.writeFolder(into: dir)
             try SafeTensors.write(optimizer.stateTensors(), to: dir.appendingPathComponent("optimizer.safetensors"))
@@ -211,5 +216,6 @@ public final class Trainer {
         try optimizer.loadState(try SafeTensors.read(folder.appendingPathComponent("optimizer.safetensors")))
         completedSteps = state.completedSteps
         skippedSteps = state.skippedSteps ?? 0
+        best = state.best
     }
 }
