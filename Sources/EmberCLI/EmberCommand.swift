@@ -8,6 +8,7 @@ struct Ember: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ember",
         abstract: "Fine-tune and serve sentence-embedding models (BERT family).",
+        version: emberVersion,
         subcommands: [Encode.self, Tokenize.self, Train.self, Evaluate.self, Report.self, Bench.self])
 }
 

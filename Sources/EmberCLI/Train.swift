@@ -169,6 +169,8 @@ struct Train: ParsableCommand {
             return results
         }
 
+        let documents = runDocuments(model: sentenceModel, data: trainingData, loss: lossFunction, configuration: c, trainer: trainer,
+                                     evaluationFiles: evaluation?.set.files.map(\.path) ?? [], logURL: logURL)
         let caching = c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize ?? 0)")" : ""
         StandardError.write("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(caching)\n")
         if evalOnStart, trainer.completedSteps == 0 { try evaluate(step: 0, label: "before training") }
@@ -179,7 +181,8 @@ struct Train: ParsableCommand {
             if let every = evalSteps, m.step % every == 0, m.step < m.totalSteps { try evaluate(step: m.step) }
         }, checkpoint: { step in
             _ = try runLog()
-            try trainer.saveCheckpoint(to: outputURL.appendingPathComponent(Checkpoints.name(step: step)))
+            let folder = outputURL.appendingPathComponent(Checkpoints.name(step: step))
+            try trainer.saveCheckpoint(to: folder, extraFiles: documents.extraFiles(for: folder, step: step))
             if let limit = saveTotalLimit {
                 try Checkpoints.prune(in: outputURL, limit: limit, keeping: Set([trainer.best?.step].compactMap { $0 }))
             }
@@ -188,7 +191,8 @@ struct Train: ParsableCommand {
         try? runLog().synchronize()
         // Save first: a failing final evaluation must not cost the trained model. Everything already in
         // OUTPUT that the model does not replace (marker, metrics, checkpoints) is kept.
-        try sentenceModel.save(to: outputURL) { _ in true }
+        try sentenceModel.save(to: outputURL, preserving: { _ in true },
+                               extraFiles: documents.extraFiles(for: outputURL, step: trainer.completedSteps))
         Profiler.report()
         if let g = guideEmbedder, let guideCache { try g.save(to: URL(fileURLWithPath: guideCache)) }
         if let g = guideEmbedder {
@@ -197,6 +201,8 @@ struct Train: ParsableCommand {
         StandardError.write("saved \(outputURL.path)\(trainer.skippedSteps > 0 ? " (\(trainer.skippedSteps) non-finite steps skipped)" : "")\n")
         let final = try evaluate(step: trainer.completedSteps)
         if let metric = evaluation?.bestMetric { try keepBest(metric: metric, final: final, trainer: trainer, output: outputURL, log: logLine) }
+        // The card again, now with the final evaluation (and the kept step, if a better checkpoint was kept).
+        if evaluation != nil { try documents.rewrite(in: outputURL, step: trainer.completedSteps) }
     }
 
     /// What the progress line shows after the counts, most important first: the loss, the Matryoshka

@@ -47,8 +47,13 @@ extension SentenceModel {
         try json(modules, "modules.json")
     }
 
-    /// Saves the model to `folder` atomically (a temporary sibling folder, then rename).
-    public func save(to folder: URL, preserving: (String) -> Bool = { _ in false }) throws {
-        try AtomicFolder.write(to: folder, preserving: preserving) { try writeFolder(into: $0) }
+    /// Saves the model to `folder` atomically (a temporary sibling folder, then rename); `extraFiles`
+    /// writes further files (a model card) into the folder being saved.
+    public func save(to folder: URL, preserving: (String) -> Bool = { _ in false },
+                     extraFiles: (URL) throws -> Void = { _ in }) throws {
+        try AtomicFolder.write(to: folder, preserving: preserving) { dir in
+            try writeFolder(into: dir)
+            try extraFiles(dir)
+        }
     }
 }

@@ -173,8 +173,9 @@ public final class Trainer {
     }
 
     /// Writes a resumable checkpoint folder atomically: the model (a loadable sentence-transformers
-    /// folder), `optimizer.safetensors` and `trainer_state.json`.
-    public func saveCheckpoint(to folder: URL) throws {
+    /// folder), `optimizer.safetensors` and `trainer_state.json`. `extraFiles` writes further files into
+    /// the folder being saved (the model card), so they appear with the checkpoint or not at all.
+    public func saveCheckpoint(to folder: URL, extraFiles: (URL) throws -> Void = { _ in }) throws {
         let state = State(completedSteps: completedSteps, totalSteps: plan.count, dataRows: data.rows.count,
                           loss: engine.loss.name, lossSignature: lossSignature, skippedSteps: skippedSteps,
                           best: best, configuration: configuration)
@@ -184,6 +185,7 @@ public final class Trainer {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(state).write(to: dir.appendingPathComponent("trainer_state.json"))
+            try extraFiles(dir)
         }
     }
 
