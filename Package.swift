@@ -44,7 +44,7 @@ let package = Package(
         .testTarget(name: "EmberModelTests", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberTestSupport"]),
         .testTarget(name: "EmberLossesTests", dependencies: ["EmberCore", "EmberLosses"]),
         .testTarget(name: "EmberTrainingTests", dependencies: ["EmberCore", "EmberModel", "EmberLosses", "EmberTraining", "EmberTestSupport"]),
-        .testTarget(name: "EmberReportTests", dependencies: ["EmberCore", "EmberReport"]),
+        .testTarget(name: "EmberReportTests", dependencies: ["EmberCore", "EmberReport", "EmberTestSupport"]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "EmberTestSupport"]),
     ],
     // Swift 5 language mode: the kernels share raw buffers across DispatchQueue.concurrentPerform

@@ -148,3 +148,15 @@ struct RunDocuments {
         #endif
     }
 }
+
+extension Train {
+    /// The documents of this run's saved folders, from its flags and what `run` loaded.
+    func runDocuments(model sentenceModel: SentenceModel, data trainingData: TrainingData, loss lossFunction: EmbeddingLoss,
+                      configuration: TrainingConfiguration, trainer: Trainer, evaluationFiles: [String], logURL: URL) -> RunDocuments {
+        let context = LossReferenceContext(miniBatchSize: miniBatchSize, miniBatchTokens: miniBatchTokens,
+                                           guide: guide.map { RunDocuments.baseModelName(of: URL(fileURLWithPath: $0)) })
+        return RunDocuments(model: sentenceModel, modelFolder: model, data: trainingData, dataPath: data, loss: lossFunction,
+                            lossContext: context, configuration: configuration, trainer: trainer,
+                            evaluationFiles: evaluationFiles, logURL: logURL)
+    }
+}

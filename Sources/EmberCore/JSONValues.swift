@@ -34,7 +34,10 @@ public enum JSONField {
     /// A JSON number (not a boolean) as a Double.
     public static func number(_ value: Any?) -> Double? {
         guard let n = value as? NSNumber, !isBoolean(n) else { return nil }
-        return n.doubleValue
+        // On Linux, JSONSerialization's numbers keep the input's digits but their doubleValue is often an
+        // ulp or two off (28% of random doubles); reading the digits back gives the correctly rounded value,
+        // so a metric read from a log equals the one written there.
+        return Double(n.stringValue) ?? n.doubleValue
     }
 
     /// A JSON number with an integral value (not a boolean).
