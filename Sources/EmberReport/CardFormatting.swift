@@ -147,11 +147,10 @@ enum Markdown {
         return "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 
-    /// A number rounded to 4 decimals for tables (the reference rounds its tables the same way).
+    /// A number to 4 decimals for tables (the reference rounds its tables to 4 too); "-" when undefined.
     static func round4(_ value: Double?) -> String {
         guard let value, value.isFinite else { return "-" }
-        let rounded = (value * 10_000).rounded() / 10_000
-        return String(format: "%.4f", rounded)
+        return String(format: "%.4f", value)
     }
 
     /// "1 h 02 min", "3 min 04 s", "12.3 s".
