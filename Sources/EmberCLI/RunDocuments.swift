@@ -6,7 +6,8 @@ import EmberTraining
 import Foundation
 
 /// The documents `ember train` leaves in every folder it saves (checkpoints and the final model): the
-/// `README.md` model card, from what the run knows up front plus the metrics log as it stands.
+/// `README.md` model card and the `report.html` training report, from what the run knows up front plus
+/// the metrics log as it stands.
 ///
 /// A card is rendered before its folder's atomic save begins and written inside it, so a folder appears
 /// with its card or not at all; a card that cannot be rendered (an unreadable log) costs a warning, never
@@ -78,39 +79,58 @@ struct RunDocuments {
         return out
     }
 
-    /// The card of `folder` holding the weights after `step` steps, or nil (with a warning) if the log
-    /// cannot be read.
-    func card(for folder: URL, step: Int) -> String? {
+    static let reportName = "report.html"
+
+    /// The documents of `folder` after `step` steps: the card and the log (for the HTML report), or nil
+    /// (with a warning) if the log cannot be read. A final folder for which `--load-best-model-at-end` kept
+    /// an earlier checkpoint (the log's `best` line) describes that checkpoint's weights.
+    func documents(for folder: URL, step: Int) -> (card: String, log: RunLog, title: String)? {
         do {
             var info = template
             info.log = try RunLog(contentsOf: logURL)
             info.step = step
+            if let best = info.log.best, best.step < step, step == template.totalSteps {
+                info.step = best.step
+                info.logThrough = step
+            }
             info.modelPath = RunFolder.canonical(folder)
-            return ModelCard.render(info)
+            let title = "Training report: " + folder.standardizedFileURL.pathComponents.suffix(step < template.totalSteps ? 2 : 1).joined(separator: "/")
+            return (ModelCard.render(info), info.log, title)
         } catch {
-            warn("\(folder.path): saved without a model card (\((error as? EmberError)?.message ?? AtomicFolder.describe(error)))")
+            warn("\(folder.path): saved without a model card and report (\((error as? EmberError)?.message ?? AtomicFolder.describe(error)))")
             return nil
         }
     }
 
-    /// Renders the documents of `folder` now and returns the writer to run inside its atomic save.
+    /// What the HTML report lists first.
+    func facts(step: Int) -> [(String, String)] {
+        [("Base model", template.baseModel), ("Data", "\(template.dataName) (\(template.dataRows) rows)"),
+         ("Loss", template.losses.map(\.className).joined(separator: " over ")), ("Steps", "\(step) of \(template.totalSteps)"),
+         ("Ember", emberVersion)]
+    }
+
+    /// Renders the documents of `folder` now and returns the writer to run inside its atomic save:
+    /// README.md (the model card) and report.html (the training report of the log so far).
     func extraFiles(for folder: URL, step: Int) -> (URL) throws -> Void {
-        let card = card(for: folder, step: step)
+        let documents = documents(for: folder, step: step)
         return { directory in
-            if let card { try Data(card.utf8).write(to: directory.appendingPathComponent(Self.cardName)) }
-            // report.html (issue #8): once EmberReport's TrainingReport lands, it is written here too —
-            // TrainingReport.write(log:title:facts:to:) from the same log — so that every saved folder has both.
+            guard let documents else { return }
+            try Data(documents.card.utf8).write(to: directory.appendingPathComponent(Self.cardName))
+            try TrainingReport.write(log: documents.log, title: documents.title, facts: facts(step: step),
+                                     to: directory.appendingPathComponent(Self.reportName))
         }
     }
 
-    /// After the final evaluation (which runs after the final save on purpose): the card again, now with
-    /// the results, replacing the saved one atomically.
+    /// After the final evaluation (which runs after the final save on purpose): the card and the report
+    /// again, now with the results, each replacing the saved one atomically.
     func rewrite(in folder: URL, step: Int) throws {
-        guard let card = card(for: folder, step: step) else { return }
+        guard let documents = documents(for: folder, step: step) else { return }
         let url = folder.appendingPathComponent(Self.cardName)
-        do { try Data(card.utf8).write(to: url, options: .atomic) } catch {
+        do { try Data(documents.card.utf8).write(to: url, options: .atomic) } catch {
             throw EmberError("\(url.path): cannot write the model card (\(AtomicFolder.describe(error)))")
         }
+        try TrainingReport.write(log: documents.log, title: documents.title, facts: facts(step: step),
+                                 to: folder.appendingPathComponent(Self.reportName))
     }
 
     /// How a card names the model trained from: the Hugging Face id its own model card loads in its usage

@@ -65,6 +65,9 @@ public enum ModelCard {
         public var log: RunLog
         /// The optimiser steps this folder's weights have had; log entries after it are ignored.
         public var step: Int
+        /// Log entries up to this step are shown when it is later than `step` (the final folder holding a
+        /// better checkpoint's weights, `--load-best-model-at-end`).
+        public var logThrough: Int? = nil
         public var totalSteps: Int
         /// The evaluation files' names (for the text); nil when the run had no evaluation.
         public var evaluationData: String?
@@ -110,8 +113,9 @@ struct Card {
 
     init(_ info: ModelCard.Info) {
         self.info = info
-        steps = info.log.steps.filter { $0.step <= info.step }
-        evaluations = info.log.evaluations.filter { $0.step <= info.step }
+        let through = max(info.step, info.logThrough ?? info.step)
+        steps = info.log.steps.filter { $0.step <= through }
+        evaluations = info.log.evaluations.filter { $0.step <= through }
         evaluation = evaluations.last(where: { $0.step == info.step })
     }
 
@@ -155,7 +159,7 @@ struct Card {
     func body() -> [String] {
         var out: [String] = []
         let base = baseIsHubID ? "[\(info.baseModel)](https://huggingface.co/\(info.baseModel))" : "`\(info.baseModel)`"
-        let finished = info.step >= info.totalSteps
+        let finished = info.step >= info.totalSteps || info.logThrough != nil
         out += ["# \(modelName)", "",
                 "This is a [sentence-transformers](https://www.SBERT.net) model fine-tuned with Ember from \(base) on "
                 + "`\(info.dataName)` (\(info.dataRows) rows). It maps sentences and paragraphs to a "
@@ -171,7 +175,12 @@ struct Card {
         if !info.matryoshkaDims.isEmpty {
             out.append("- **Matryoshka dimensions:** \(info.matryoshkaDims.map(String.init).joined(separator: ", ")) (truncate the embeddings to any of them and re-normalise)")
         }
-        out += ["- **Training steps:** \(info.step) of \(info.totalSteps)", ""]
+        if let through = info.logThrough, through > info.step {
+            out.append("- **Training steps:** \(through) of \(info.totalSteps); these are the weights of step \(info.step), kept as the best by --load-best-model-at-end")
+        } else {
+            out.append("- **Training steps:** \(info.step) of \(info.totalSteps)")
+        }
+        out.append("")
         out += usage()
         out += evaluationSection()
         out += trainingSection()

@@ -57,6 +57,10 @@ extension Card {
         var header = ["Epoch", "Step", "Training Loss"]
         if let task { header += dims.map { "dim_\($0)_\(task.primary)" } }
         var rows: [[String]] = []
+        // An evaluation before the first step (the untrained model) gets its own row, as in the reference.
+        if let task, let start = evaluations.first(where: { $0.step == 0 }) {
+            rows.append(["0", "0", "-"] + dims.map { Markdown.round4(start.results[$0]?[EvaluationNames.emberName(task.primary, task: task)] ?? nil) })
+        }
         var byStep: [Int: RunLog.Step] = [:]
         for step in steps { byStep[step.step] = step }
         var pending: [Double] = []

@@ -2,7 +2,7 @@ import EmberTestSupport
 import Foundation
 import XCTest
 
-/// `ember train` leaves a README.md model card in the final folder and in every checkpoint; PyYAML reads
+/// `ember train` leaves a README.md model card (and report.html) in the final folder and in every checkpoint; PyYAML reads
 /// its front matter, and the numbers in it are the run's own (metrics.jsonl, the final evaluation line).
 final class ModelCardCLITests: XCTestCase {
     /// metrics.jsonl read with a parser that keeps every digit (the card must carry these exact values).
@@ -35,11 +35,13 @@ final class ModelCardCLITests: XCTestCase {
         let lines = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
             .map { try JSONDecoder().decode(Line.self, from: Data($0.utf8)) }
         let evaluations = Dictionary(lines.compactMap { line in line.eval.map { (line.step, $0) } }, uniquingKeysWith: { $1 })
-        XCTAssertEqual(evaluations.keys.sorted(), [4, 6])
+        XCTAssertEqual(evaluations.keys.sorted(), [0, 4, 6])   // before training, --eval-steps 4, final
         let stepLines = lines.filter { $0.eval == nil }
 
         for (folder, step) in [(out, 6), (out.appendingPathComponent("checkpoint-2"), 2), (out.appendingPathComponent("checkpoint-4"), 4)] {
             let card = try String(contentsOf: folder.appendingPathComponent("README.md"), encoding: .utf8)
+            let report = try String(contentsOf: folder.appendingPathComponent("report.html"), encoding: .utf8)
+            XCTAssertTrue(report.contains("Ember training report"), folder.path)
             let yaml = try YAMLFrontMatter.parseFrontMatter(card)
             XCTAssertEqual(yaml["library_name"] as? String, "sentence-transformers")
             XCTAssertEqual(yaml["pipeline_tag"] as? String, "sentence-similarity")

@@ -47,10 +47,14 @@ extension SentenceModel {
         try json(modules, "modules.json")
     }
 
-    /// Saves the model to `folder` atomically (a temporary sibling folder, then rename); `extraFiles`
-    /// writes further files (a model card) into the folder being saved.
-    public func save(to folder: URL, preserving: (String) -> Bool = { _ in false },
-                     extraFiles: (URL) throws -> Void = { _ in }) throws {
+    /// Saves the model to `folder` atomically (a temporary sibling folder, then rename).
+    public func save(to folder: URL, preserving: (String) -> Bool = { _ in false }) throws {
+        try save(to: folder, preserving: preserving, extraFiles: { _ in })
+    }
+
+    /// The same, with `extraFiles` writing further files (a model card) into the folder being saved. A
+    /// separate overload with a required label, so that `save(to:) { preserving }` keeps its meaning.
+    public func save(to folder: URL, preserving: (String) -> Bool, extraFiles: (URL) throws -> Void) throws {
         try AtomicFolder.write(to: folder, preserving: preserving) { dir in
             try writeFolder(into: dir)
             try extraFiles(dir)
