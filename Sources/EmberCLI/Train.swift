@@ -200,7 +200,10 @@ struct Train: ParsableCommand {
         }
         StandardError.write("saved \(outputURL.path)\(trainer.skippedSteps > 0 ? " (\(trainer.skippedSteps) non-finite steps skipped)" : "")\n")
         let final = try evaluate(step: trainer.completedSteps)
-        if let metric = evaluation?.bestMetric { try keepBest(metric: metric, final: final, trainer: trainer, output: outputURL, log: logLine) }
+        if let metric = evaluation?.bestMetric {
+            try keepBest(metric: metric, final: final, trainer: trainer, output: outputURL, log: logLine,
+                         documents: { documents.extraFiles(for: outputURL, step: trainer.completedSteps) })
+        }
         // The card again, now with the final evaluation (and the kept step, if a better checkpoint was kept).
         if evaluation != nil { try documents.rewrite(in: outputURL, step: trainer.completedSteps) }
     }
@@ -221,22 +224,22 @@ struct Train: ParsableCommand {
 
     /// `--load-best-model-at-end`: the final weights are a candidate too (evaluated last, so a tie keeps the
     /// earlier checkpoint); when a checkpoint is better, its model replaces the final one in OUTPUT.
+    /// The kept model is saved with its card and report (`documents`), rendered once the choice is logged.
     func keepBest(metric: BestModelMetric, final: [String: [String: Double]]?, trainer: Trainer, output: URL,
-                  log: (String) throws -> Void) throws {
+                  log: (String) throws -> Void, documents: () -> (URL) throws -> Void) throws {
         let finalValue = final.flatMap { metric.value(in: $0) }
         var chosen = BestCheckpoint(step: trainer.completedSteps, metric: metric, value: finalValue ?? -.infinity)
-        if let best = trainer.best, finalValue.map({ !best.isImproved(by: $0) }) ?? true {
-            chosen = best
-            let folder = output.appendingPathComponent(Checkpoints.name(step: best.step))
-            let bestModel = try SentenceModel(folder: folder)
-            try bestModel.save(to: output) { _ in true }
-        }
+        if let best = trainer.best, finalValue.map({ !best.isImproved(by: $0) }) ?? true { chosen = best }
         guard chosen.value.isFinite else {
             warn("--load-best-model-at-end: \(metric.description) was never defined; the final model is kept")
             return
         }
         try log(JSONOutput.string(["step": trainer.completedSteps,
                                    "best": ["step": chosen.step, "metric": metric.name, "dim": metric.dimension, "value": chosen.value]]))
+        if chosen.step != trainer.completedSteps {
+            let bestModel = try SentenceModel(folder: output.appendingPathComponent(Checkpoints.name(step: chosen.step)))
+            try bestModel.save(to: output, preserving: { _ in true }, extraFiles: documents())
+        }
         let whence = chosen.step == trainer.completedSteps ? "the final model" : "checkpoint-\(chosen.step), now the model in \(output.path)"
         StandardError.write("best model: \(whence) (\(metric.description) \(String(format: "%.4f", chosen.value)))\n")
     }

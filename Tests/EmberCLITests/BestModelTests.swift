@@ -55,6 +55,14 @@ final class BestModelTests: XCTestCase {
         XCTAssertEqual(e.status, 0, e.stderr)
         let final = try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: [String: Double]]
         XCTAssertEqual(final["16"]?["spearman"] ?? .nan, best.1, accuracy: 1e-9)
+        // The card and report in OUTPUT describe the kept model: its evaluation is the best step's.
+        let card = try String(contentsOf: out.appendingPathComponent("README.md"), encoding: .utf8)
+        let values = card.split(separator: "\n").compactMap { line -> Double? in
+            let t = line.trimmingCharacters(in: .whitespaces)
+            return t.hasPrefix("value: ") ? Double(t.dropFirst(7)) : nil
+        }
+        XCTAssertTrue(values.contains { abs($0 - best.1) < 1e-12 }, "the card's model-index holds the kept step's spearman: \(values)")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("report.html").path))
         // --save-total-limit 2: the two newest checkpoints, and the best one.
         let kept = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.hasPrefix("checkpoint-") }
         XCTAssertEqual(Set(kept), Set(["checkpoint-6", "checkpoint-7", "checkpoint-\(best.0)"]))
