@@ -30,6 +30,27 @@ final class TrainerPlanTests: XCTestCase {
         XCTAssertTrue(losses.allSatisfy { $0.isFinite && $0 > 0 })
     }
 
+    /// The metrics' fractional epoch counts each epoch's own steps: epochs of the no-duplicates sampler
+    /// differ in length (rows sharing a text push batches apart), and a run of E epochs ends at epoch E.
+    func testEpochPositionFollowsEachEpochsLength() throws {
+        var c = TrainingConfiguration()
+        c.batchSize = 4; c.epochs = 4
+        // 14 rows, 5 of them sharing one anchor: no batch holds two of those, so epochs vary in length.
+        var rows = data(rows: 14).rows
+        for i in 0..<5 { rows[i][0] = "the same anchor" }
+        let plan = StepPlan(rows: rows, configuration: c)
+        let lengths = Dictionary(grouping: plan.map { $0[0].epoch }, by: { $0 }).mapValues(\.count)
+        XCTAssertGreaterThan(Set(lengths.values).count, 1, "the epochs must differ in length for this test to mean anything: \(lengths)")
+        let positions = (0..<plan.count).map { plan.epochPosition(afterStep: $0) }
+        XCTAssertEqual(positions.last ?? 0, 4, accuracy: 1e-12)
+        var step = 0
+        for epoch in 0..<4 {
+            step += lengths[epoch]!
+            XCTAssertEqual(positions[step - 1], Double(epoch + 1), accuracy: 1e-12, "epoch \(epoch) ends at a whole number")
+        }
+        XCTAssertEqual(positions, positions.sorted(), "never goes back")
+    }
+
     func testMaxStepsWinsAndCyclesEpochs() throws {
         var c = TrainingConfiguration()
         c.batchSize = 8; c.maxSteps = 7

@@ -63,6 +63,15 @@ public final class StepPlan: RandomAccessCollection {
         return cursor.microBefore + (index - cursor.firstStep) * accumulation
     }
 
-    /// Optimiser steps in the first epoch (for the fractional epoch of the metrics).
+    /// Optimiser steps in the first epoch.
     public let stepsPerEpoch: Int
+
+    /// The fractional epoch once step `index` is done: its epoch plus the share of that epoch's steps
+    /// done. Epochs of the no-duplicates sampler differ in length, so the first epoch's count would drift
+    /// (a 4-epoch run ending at "epoch 4.125").
+    public func epochPosition(afterStep index: Int) -> Double {
+        locate(index)
+        let steps = Self.steps(batches: cursor.batches.count, accumulation)
+        return Double(cursor.epoch) + Double(index - cursor.firstStep + 1) / Double(Swift.max(steps, 1))
+    }
 }

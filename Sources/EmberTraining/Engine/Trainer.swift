@@ -95,7 +95,6 @@ public final class Trainer {
                     checkpoint: (Int) throws -> Void = { _ in }) throws {
         let parameters = model.parameters
         let start = Date()
-        let stepsPerEpoch = Double(plan.stepsPerEpoch)
         while completedSteps < plan.count {
             if let stopAfter, completedSteps >= stopAfter { return }
             let stepStart = Date()
@@ -131,7 +130,7 @@ public final class Trainer {
             }
             completedSteps += 1
             let elapsed = Date().timeIntervalSince(stepStart)
-            let epochPosition = stepsPerEpoch > 0 ? Double(completedSteps) / stepsPerEpoch : Double(micro[0].epoch + 1)
+            let epochPosition = plan.epochPosition(afterStep: completedSteps - 1)
             try onStep(StepMetrics(step: completedSteps, totalSteps: plan.count, epoch: epochPosition, loss: loss,
                                    components: components, learningRate: lr, gradNorm: norm,
                                    skipped: skipped, skippedSteps: skippedSteps,
