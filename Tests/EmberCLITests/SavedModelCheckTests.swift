@@ -50,10 +50,11 @@ final class SavedModelCheckTests: XCTestCase {
             FileManager.default.fileExists(atPath: output.appendingPathComponent($0).path, isDirectory: &isDirectory)
             return !isDirectory.boolValue && !$0.hasPrefix("checkpoint-")
         }
-        // Plus the run marker of the output-folder policy (README), the model card README.md and the training
-        // report, which the fixture run predates (sentence-transformers writes a README.md into its own saved
-        // folders too).
-        XCTAssertEqual(Set(written), Set(c.saved_files).union(["ember_run.json", "README.md", "report.html"]), "\(name): saved files")
+        // The fixture's folder held the run marker, the model card and the report too, and the reference
+        // loaded it without a warning: nothing Ember adds to a folder stands in sentence-transformers' way.
+        XCTAssertTrue(Set(c.saved_files).isSuperset(of: ["ember_run.json", "README.md", "report.html", "metrics.jsonl"]),
+                      "\(name): the fixture predates the model card; regenerate it (parity/check_saved_model.py)")
+        XCTAssertEqual(Set(written), Set(c.saved_files), "\(name): saved files")
         let start = try readF32Tensors(URL(fileURLWithPath: modelDir).appendingPathComponent("model.safetensors"))
         let trained = try readF32Tensors(output.appendingPathComponent("model.safetensors"))
         let unchanged = trained.filter { start[$0.key] == $0.value }.map(\.key)
