@@ -111,6 +111,26 @@ public enum AtomicFolder {
         return try Set(names.compactMap { leftover($0)?.name }).sorted().flatMap { try recover(folder.appendingPathComponent($0)) }
     }
 
+    /// Whether `name` is a leftover of a killed write (`.NAME.tmp-PID-R` / `.NAME.old-PID-R` of a process
+    /// that is no longer running): not content of its folder, and removed by `recover`.
+    public static func isStaleLeftover(_ name: String) -> Bool {
+        leftover(name).map { !isRunning($0.pid) } ?? false
+    }
+
+    /// Writes a file by a hidden temporary `.NAME.tmp-PID-R` in the same folder and a rename, so the name
+    /// holds the old content or the new one, and a kill leaves only a leftover `recover` removes.
+    public static func writeFile(_ data: Data, to file: URL) throws {
+        let temporary = file.deletingLastPathComponent()
+            .appendingPathComponent(".\(file.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try data.write(to: temporary)
+            guard rename(temporary.path, file.path) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        } catch {
+            try? FileManager.default.removeItem(at: temporary)
+            throw EmberError("\(file.path): cannot write (\(describe(error)))")
+        }
+    }
+
     /// ".NAME.tmp-PID-R" / ".NAME.old-PID-R" → (NAME, "tmp"/"old", PID); nil for any other name.
     static func leftover(_ file: String) -> (file: String, name: String, kind: String, pid: Int32)? {
         guard file.hasPrefix(".") else { return nil }

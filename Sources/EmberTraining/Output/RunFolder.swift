@@ -78,7 +78,17 @@ public enum RunFolder {
         let output = decision.output
         var notes = decision.notes
         switch decision.action {
-        case .create: try writeMarker(into: output, identity: decision.identity)
+        case .create:
+            // An absent folder appears together with its marker (a sibling written and renamed): a kill
+            // at any moment leaves no folder, or a marked one, never an unmarked one the next run refuses.
+            if FileManager.default.fileExists(atPath: output.path) {
+                try writeMarker(into: output, identity: decision.identity)
+            } else {
+                do { try FileManager.default.createDirectory(at: output.deletingLastPathComponent(), withIntermediateDirectories: true) } catch {
+                    throw EmberError("--output \(output.path): cannot write (\(AtomicFolder.describe(error)))")
+                }
+                try AtomicFolder.write(to: output) { try writeMarker(into: $0, identity: decision.identity) }
+            }
         case .keep: break
         case .replace:
             try AtomicFolder.write(to: output) { try writeMarker(into: $0, identity: decision.identity) }
@@ -102,7 +112,8 @@ public enum RunFolder {
         guard fm.fileExists(atPath: folder.path, isDirectory: &isDirectory) else { return .absent }
         guard isDirectory.boolValue else { return .notFolder }
         let names: [String]
-        do { names = try fm.contentsOfDirectory(atPath: folder.path).sorted() } catch {
+        // Leftovers of killed writes (the marker's temporary, say) are not content: `apply` removes them.
+        do { names = try fm.contentsOfDirectory(atPath: folder.path).filter { !AtomicFolder.isStaleLeftover($0) }.sorted() } catch {
             throw EmberError("--output \(folder.path): cannot list the folder (\(AtomicFolder.describe(error)))")
         }
         if names.isEmpty { return .empty }
@@ -126,10 +137,10 @@ public enum RunFolder {
         marker["note"] = "Written by Ember: this folder belongs to an Ember training run (--overwrite replaces it)."
         do {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            try JSONOutput.data(marker, pretty: true).write(to: folder.appendingPathComponent(markerName), options: .atomic)
         } catch {
             throw EmberError("--output \(folder.path): cannot write (\(AtomicFolder.describe(error)))")
         }
+        try AtomicFolder.writeFile(JSONOutput.data(marker, pretty: true), to: folder.appendingPathComponent(markerName))
     }
 
     /// An absolute path with `.`/`..` and symbolic links resolved as far as the path exists.
