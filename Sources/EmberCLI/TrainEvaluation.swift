@@ -10,7 +10,6 @@ struct TrainEvaluation {
     let set: EvaluationSet
     /// The evaluated dimensions, largest first.
     let dims: [Int]
-    let every: Int?
     /// The metric that picks the best checkpoint; nil without `--load-best-model-at-end`.
     let bestMetric: BestModelMetric?
 
@@ -24,7 +23,6 @@ struct TrainEvaluation {
     init(set: EvaluationSet, dims: [Int], every: Int?, loadBest: Bool, metric: String?, saveSteps: Int?) throws {
         self.set = set
         self.dims = dims
-        self.every = every
         guard loadBest else {
             if metric != nil { throw EmberError("--metric-for-best-model needs --load-best-model-at-end") }
             bestMetric = nil
