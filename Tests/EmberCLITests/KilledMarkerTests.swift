@@ -1,3 +1,4 @@
+import EmberTestSupport
 import Foundation
 import XCTest
 
@@ -5,14 +6,6 @@ import XCTest
 /// its marker, or a leftover of the marker's own atomic write — never a folder the next run takes for a
 /// foreign one (KillResumeTests once hit this state by chance; here it is built by hand).
 final class KilledMarkerTests: XCTestCase {
-    func deadPID() throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/true")
-        try process.run()
-        process.waitUntilExit()
-        return process.processIdentifier
-    }
-
     func testAMarkerLeftoverIsNotForeignContent() throws {
         let dir = try temporaryFolder()
         let data = dir.appendingPathComponent("pairs.jsonl")
@@ -20,7 +13,7 @@ final class KilledMarkerTests: XCTestCase {
             .write(to: data, atomically: true, encoding: .utf8)
         let out = dir.appendingPathComponent("run")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let leftover = ".ember_run.json.tmp-\(try deadPID())-12345"
+        let leftover = ".ember_run.json.tmp-\(try Processes.deadPID())-12345"
         try Data("{\"tool\": \"em".utf8).write(to: out.appendingPathComponent(leftover))   // killed mid-write
         let r = try runEmber(["train", "--model", CLITests.tinyBert, "--data", data.path, "--output", out.path,
                               "--batch-size", "4", "--max-steps", "1"])

@@ -1,4 +1,5 @@
 import EmberModel
+import EmberTestSupport
 import Foundation
 import XCTest
 
@@ -14,15 +15,6 @@ final class AtomicFolderTests: XCTestCase {
     }
     override func tearDownWithError() throws { try? fm.removeItem(at: root) }
 
-    /// The pid of a process that has exited (so its leftovers are stale).
-    func deadPID() throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/true")
-        try process.run()
-        process.waitUntilExit()
-        return process.processIdentifier
-    }
-
     func file(_ path: String, _ text: String) throws {
         let url = root.appendingPathComponent(path)
         try fm.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -32,7 +24,7 @@ final class AtomicFolderTests: XCTestCase {
     func entries(_ path: String = "") -> [String] { ((try? fm.contentsOfDirectory(atPath: root.appendingPathComponent(path).path)) ?? []).sorted() }
 
     func testPartialTemporaryIsRemoved() throws {
-        let pid = try deadPID()
+        let pid = try Processes.deadPID()
         try file("out/model.safetensors", "old")
         try file(".out.tmp-\(pid)-7/model.safetensors", "half")
         let removed = try AtomicFolder.recover(root.appendingPathComponent("out"))
@@ -42,7 +34,7 @@ final class AtomicFolderTests: XCTestCase {
     }
 
     func testJournaledEntriesGoBack() throws {
-        let pid = try deadPID()
+        let pid = try Processes.deadPID()
         try file("out/ember_run.json", "marker")
         try file(".out.tmp-\(pid)-7/model.safetensors", "new")
         try file(".out.tmp-\(pid)-7/checkpoint-4/model.safetensors", "ckpt")   // moved before the kill
@@ -56,7 +48,7 @@ final class AtomicFolderTests: XCTestCase {
     }
 
     func testMissingDestinationIsRolledBack() throws {
-        let pid = try deadPID()
+        let pid = try Processes.deadPID()
         // Killed between "rename out → old" and "rename temporary → out".
         try file(".out.old-\(pid)-9/ember_run.json", "marker")
         try file(".out.tmp-\(pid)-9/model.safetensors", "new")
@@ -68,7 +60,7 @@ final class AtomicFolderTests: XCTestCase {
     }
 
     func testOldFolderAfterTheSwapIsRemoved() throws {
-        let pid = try deadPID()
+        let pid = try Processes.deadPID()
         try file("out/model.safetensors", "new")
         try file(".out.old-\(pid)-3/model.safetensors", "old")
         try AtomicFolder.recover(root.appendingPathComponent("out"))
@@ -79,8 +71,8 @@ final class AtomicFolderTests: XCTestCase {
     func testLiveWritersAndOtherNamesAreLeftAlone() throws {
         try file(".out.tmp-\(getppid())-1/x", "a live process's")   // our parent is running
         try file(".out.tmp-notapid-1/x", "someone's")
-        try file(".outer.tmp-\(try deadPID())-1/x", "another folder's")
-        try file(".out.tmp-\(try deadPID())/x", "no random part")
+        try file(".outer.tmp-\(try Processes.deadPID())-1/x", "another folder's")
+        try file(".out.tmp-\(try Processes.deadPID())/x", "no random part")
         XCTAssertEqual(try AtomicFolder.recover(root.appendingPathComponent("out")), [])
         XCTAssertEqual(entries().count, 4)
     }
