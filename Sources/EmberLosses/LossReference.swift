@@ -65,39 +65,6 @@ public struct LossReferenceContext: Sendable {
     }
 }
 
-/// JSON literals for parameter values, formatted as Python's json.dumps prints the reference's values
-/// (floats always with a decimal point: `20.0`, not `20`).
-public enum JSONLiteral {
-    public static func int(_ value: Int) -> String { String(value) }
-    public static func bool(_ value: Bool) -> String { value ? "true" : "false" }
-    public static func float(_ value: Double) -> String {
-        guard value.isFinite else { return "null" }
-        let text = String(value)   // shortest representation that reads back exactly
-        return text.contains(".") || text.contains("e") ? text : text + ".0"
-    }
-    public static func string(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-    public static func array(_ values: [String]) -> String { "[" + values.joined(separator: ", ") + "]" }
-}
-
 extension EmbeddingLoss {
     /// Default for losses without a reference counterpart: Ember's own name, no parameters.
     public func reference(in context: LossReferenceContext) -> LossReference {

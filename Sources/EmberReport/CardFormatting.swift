@@ -123,23 +123,6 @@ enum Markdown {
         return "<code>" + out + "</code>"
     }
 
-    /// A Python (and JSON) double-quoted string literal.
-    static func pythonString(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 || scalar.value == 0x7F { out += String(format: "\\x%02x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
-
     /// A shell word (single-quoted unless it is plainly safe).
     static func shellWord(_ text: String) -> String {
         let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "_-./@:+=,"))

@@ -1,3 +1,4 @@
+import EmberCore
 import Foundation
 
 /// The `README.md` model card of a saved folder, as sentence-transformers writes one next to its models:
@@ -193,11 +194,11 @@ struct Card {
         let examples = texts.count == 3 ? texts : ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
         let smallest = info.matryoshkaDims.last
         var python = ["```python", "from sentence_transformers import SentenceTransformer", "",
-                      "model = SentenceTransformer(\(Markdown.pythonString(info.modelPath)))"]
+                      "model = SentenceTransformer(\(JSONLiteral.string(info.modelPath)))"]
         if let smallest, smallest < info.outputDimension {
             python.append("# or, smaller and faster: SentenceTransformer(..., truncate_dim=\(smallest))")
         }
-        python += ["sentences = ["] + examples.map { "    \(Markdown.pythonString($0))," } + ["]",
+        python += ["sentences = ["] + examples.map { "    \(JSONLiteral.string($0))," } + ["]",
                    "embeddings = model.encode(sentences)", "print(embeddings.shape)", "# [3, \(info.outputDimension)]", "",
                    "similarities = model.similarity(embeddings, embeddings)", "print(similarities.shape)", "# [3, 3]", "```", ""]
         var ember = "ember encode --model \(Markdown.shellWord(info.modelPath)) --input texts.txt --output embeddings.npy"

@@ -1,3 +1,4 @@
+import EmberCore
 import Foundation
 
 /// The card's "Training Details": data, loss, hyperparameters, the log table and the training time.
@@ -30,7 +31,7 @@ extension Card {
             let lead = index == 0 ? "* Loss: " : "* Wrapped loss: "
             out += [lead + Card.lossLink(loss.className) + " with these parameters:", "", "```json", "{"]
             out += loss.parameters.enumerated().map { i, p in
-                "    \(Markdown.pythonString(p.name)): \(p.value)\(i + 1 < loss.parameters.count ? "," : "")"
+                "    \(JSONLiteral.string(p.name)): \(p.value)\(i + 1 < loss.parameters.count ? "," : "")"
             }
             out += ["}", "```", ""]
         }

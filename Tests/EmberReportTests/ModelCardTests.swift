@@ -108,6 +108,22 @@ final class ModelCardTests: XCTestCase {
         XCTAssertTrue(card.contains("22.5 s for 45 optimiser steps"))
     }
 
+    /// The loss blocks are JSON, and the Python snippet's string literals read back as the path, also
+    /// with characters that need escapes (a JSON string literal is a Python one with the same value).
+    func testLossBlocksAreJSONAndLiteralsReadBack() throws {
+        var info = try makeInfo()
+        info.modelPath = "/runs/a \"b\"\\c\u{01}\td"
+        info.losses[1].parameters.append(("odd\u{7F}\u{02}name", "1"))
+        let card = ModelCard.render(info)
+        let blocks = card.components(separatedBy: "```json\n").dropFirst().map { $0.components(separatedBy: "\n```")[0] }
+        XCTAssertEqual(blocks.count, 2)
+        for block in blocks { XCTAssertNoThrow(try JSONSerialization.jsonObject(with: Data(block.utf8)), block) }
+        let wrapped = try JSONSerialization.jsonObject(with: Data(blocks[1].utf8)) as! [String: Any]
+        XCTAssertEqual(wrapped["odd\u{7F}\u{02}name"] as? Int, 1)
+        let call = try XCTUnwrap(card.components(separatedBy: "SentenceTransformer(").dropFirst().first?.components(separatedBy: ")\n").first)
+        XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(call.utf8), options: .fragmentsAllowed) as? String, info.modelPath)
+    }
+
     func testYAMLScalarsRoundTripThroughPyYAML() throws {
         let strings = ["plain", "yes", "null", "1.5", "a: b", "#x", "- dash", "quote \" and \\ back", "tab\there", "new\nline",
                        "\u{7}bell", "\u{85}nel", "\u{2028}ls", "ünïcödé ✓ 🚀", "'single'", "@at", "", " lead", "trail ", "x:"]
