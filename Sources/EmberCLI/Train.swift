@@ -200,12 +200,13 @@ struct Train: ParsableCommand {
         }
         StandardError.write("saved \(outputURL.path)\(trainer.skippedSteps > 0 ? " (\(trainer.skippedSteps) non-finite steps skipped)" : "")\n")
         let final = try evaluate(step: trainer.completedSteps)
+        var keptCheckpoint = false
         if let metric = evaluation?.bestMetric {
-            try keepBest(metric: metric, final: final, trainer: trainer, output: outputURL, log: logLine,
-                         documents: { documents.extraFiles(for: outputURL, step: trainer.completedSteps) })
+            keptCheckpoint = try keepBest(metric: metric, final: final, trainer: trainer, output: outputURL, log: logLine,
+                                          documents: { documents.extraFiles(for: outputURL, step: trainer.completedSteps) })
         }
-        // The card again, now with the final evaluation (and the kept step, if a better checkpoint was kept).
-        if evaluation != nil { try documents.rewrite(in: outputURL, step: trainer.completedSteps) }
+        // The card again, now with the final evaluation (a kept checkpoint was saved with its documents already).
+        if evaluation != nil && !keptCheckpoint { try documents.rewrite(in: outputURL, step: trainer.completedSteps) }
     }
 
     /// What the progress line shows after the counts, most important first: the loss, the Matryoshka
@@ -225,14 +226,15 @@ struct Train: ParsableCommand {
     /// `--load-best-model-at-end`: the final weights are a candidate too (evaluated last, so a tie keeps the
     /// earlier checkpoint); when a checkpoint is better, its model replaces the final one in OUTPUT.
     /// The kept model is saved with its card and report (`documents`), rendered once the choice is logged.
+    /// Returns whether a checkpoint replaced the final model (and OUTPUT's documents with it).
     func keepBest(metric: BestModelMetric, final: [String: [String: Double]]?, trainer: Trainer, output: URL,
-                  log: (String) throws -> Void, documents: () -> (URL) throws -> Void) throws {
+                  log: (String) throws -> Void, documents: () -> (URL) throws -> Void) throws -> Bool {
         let finalValue = final.flatMap { metric.value(in: $0) }
         var chosen = BestCheckpoint(step: trainer.completedSteps, metric: metric, value: finalValue ?? -.infinity)
         if let best = trainer.best, finalValue.map({ !best.isImproved(by: $0) }) ?? true { chosen = best }
         guard chosen.value.isFinite else {
             warn("--load-best-model-at-end: \(metric.description) was never defined; the final model is kept")
-            return
+            return false
         }
         try log(JSONOutput.string(["step": trainer.completedSteps,
                                    "best": ["step": chosen.step, "metric": metric.name, "dim": metric.dimension, "value": chosen.value]]))
@@ -242,6 +244,7 @@ struct Train: ParsableCommand {
         }
         let whence = chosen.step == trainer.completedSteps ? "the final model" : "checkpoint-\(chosen.step), now the model in \(output.path)"
         StandardError.write("best model: \(whence) (\(metric.description) \(String(format: "%.4f", chosen.value)))\n")
+        return chosen.step != trainer.completedSteps
     }
 
     /// The --eval-* set and the dimensions to report, or nil when no evaluation was asked for.
