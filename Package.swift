@@ -8,6 +8,7 @@
 //   → EmberLosses (contrastive losses as pure functions of embeddings)
 //   → EmberTraining (data, sampler, optimisers, the GradCache engine, the trainer)
 //   → EmberReport (what a run leaves for people: the HTML report and the model card)
+//   → EmberMining (hard-negative mining: exact top-k search and the reference's selection rules)
 //   → EmberCLI (the `ember` executable).
 // Build with `-Xswiftc -target-cpu -Xswiftc native` (the Makefile does): SwiftPM's x86-64 baseline has
 // no FMA/AVX and turns SIMD16 code into scalar libm calls (see ../shared/spec/swift-performance-notes.md).
@@ -33,9 +34,10 @@ let package = Package(
         .target(name: "EmberLosses", dependencies: ["EmberCore"]),
         .target(name: "EmberTraining", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses"]),
         .target(name: "EmberReport", dependencies: ["EmberCore"]),
+        .target(name: "EmberMining", dependencies: ["EmberCore", "EmberModel"], exclude: ["SEMANTICS.md"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining", "EmberReport",
+            dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining", "EmberReport", "EmberMining",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Test-only helpers shared by the test targets (the real-model folder: skip locally, fail under CI).
         .target(name: "EmberTestSupport", path: "Tests/EmberTestSupport"),
@@ -45,6 +47,7 @@ let package = Package(
         .testTarget(name: "EmberLossesTests", dependencies: ["EmberCore", "EmberLosses"]),
         .testTarget(name: "EmberTrainingTests", dependencies: ["EmberCore", "EmberModel", "EmberLosses", "EmberTraining", "EmberTestSupport"]),
         .testTarget(name: "EmberReportTests", dependencies: ["EmberCore", "EmberReport", "EmberTestSupport"]),
+        .testTarget(name: "EmberMiningTests", dependencies: ["EmberCore", "EmberMining"]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "EmberTestSupport"]),
     ],
     // Swift 5 language mode: the kernels share raw buffers across DispatchQueue.concurrentPerform

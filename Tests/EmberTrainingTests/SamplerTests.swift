@@ -1,4 +1,5 @@
 import Dispatch
+import EmberCore
 @testable import EmberTraining
 import XCTest
 
