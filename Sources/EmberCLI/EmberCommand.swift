@@ -9,7 +9,7 @@ struct Ember: ParsableCommand {
         commandName: "ember",
         abstract: "Fine-tune and serve sentence-embedding models (BERT family).",
         version: emberVersion,
-        subcommands: [Encode.self, Tokenize.self, Train.self, Evaluate.self, Report.self, Bench.self])
+        subcommands: [Encode.self, Tokenize.self, Train.self, Evaluate.self, Mine.self, Report.self, Bench.self])
 }
 
 @main

@@ -9,8 +9,11 @@ public struct MiningResult: Sendable {
     /// `positiveScores[q][i]`: query q against its i-th distinct positive.
     public let positiveScores: [[Float]]
     public let table: MiningTable
-    /// The reference's report: the lines before the search, then the table and the skip/missing lines.
-    public let summary: [String]
+    /// The reference's messages before the search (derived range_max, duplicate anchors, positives per query).
+    public let preamble: [String]
+    /// The reference's report after it: the statistics table, the skip lines and the "missing" line.
+    public let report: [String]
+    public var summary: [String] { preamble + report }
 }
 
 /// Hard-negative mining with the semantics of sentence-transformers' `mine_hard_negatives`
@@ -48,9 +51,10 @@ public enum HardNegativeMiner {
                                                  options: options, rangeMax: rangeMax)
         let table = MiningTable(problem: problem, selection: selection, positiveScores: positiveScores,
                                 anchorColumn: anchorColumn, positiveColumn: positiveColumn, options: options)
-        let summary = MiningSummary.preamble(problem: problem, options: options, rangeMax: rangeMax)
-            + MiningSummary.report(positiveScores: positiveScores.flatMap { $0 }, table: table,
-                                   skips: selection.skips, options: options)
-        return MiningResult(rangeMax: rangeMax, selection: selection, positiveScores: positiveScores, table: table, summary: summary)
+        let preamble = MiningSummary.preamble(problem: problem, options: options, rangeMax: rangeMax)
+        let report = MiningSummary.report(positiveScores: positiveScores.flatMap { $0 }, table: table,
+                                          skips: selection.skips, options: options)
+        return MiningResult(rangeMax: rangeMax, selection: selection, positiveScores: positiveScores, table: table,
+                            preamble: preamble, report: report)
     }
 }

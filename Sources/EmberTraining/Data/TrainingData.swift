@@ -33,13 +33,15 @@ public struct TrainingData {
     /// of the first object as written in the text), minus `labelColumns`. With `columns` (`--columns`),
     /// exactly those columns in that order. Every selected value must be a string; at least two text
     /// columns are required. Errors are `EmberError`s naming the file (and line where there is one).
-    public static func load(_ url: URL, columns: [String]? = nil) throws -> TrainingData {
+    /// `leading` (without `columns`) keeps only the file's first `leading` text columns, so rows need
+    /// not carry the others (`ember mine` reads anchor and positive and ignores the rest, as the reference does).
+    public static func load(_ url: URL, columns: [String]? = nil, leading: Int? = nil) throws -> TrainingData {
         let data: TrainingData
         switch url.pathExtension.lowercased() {
         case "jsonl":
-            data = try loadJSONLines(url, columns: columns)
+            data = try loadJSONLines(url, columns: columns, leading: leading)
         case "csv", "tsv":
-            data = try loadDelimited(url, columns: columns)
+            data = try loadDelimited(url, columns: columns, leading: leading)
         default:
             throw EmberError("\(url.path): unsupported training data type '.\(url.pathExtension)' (use .jsonl, .csv or .tsv)")
         }
@@ -52,8 +54,11 @@ public struct TrainingData {
 
     /// The selected column names: `requested` validated against `available`, or `available` minus
     /// label columns.
-    static func select(_ requested: [String]?, from available: [String], file: String) throws -> [String] {
-        guard let requested else { return available.filter { !labelColumns.contains($0) } }
+    static func select(_ requested: [String]?, from available: [String], file: String, leading: Int? = nil) throws -> [String] {
+        guard let requested else {
+            let texts = available.filter { !labelColumns.contains($0) }
+            return leading.map { Array(texts.prefix($0)) } ?? texts
+        }
         var seen = Set<String>()
         for name in requested {
             guard available.contains(name) else {
@@ -66,7 +71,7 @@ public struct TrainingData {
 
     // MARK: JSON lines
 
-    private static func loadJSONLines(_ url: URL, columns: [String]?) throws -> TrainingData {
+    private static func loadJSONLines(_ url: URL, columns: [String]?, leading: Int?) throws -> TrainingData {
         let objects = try TextFiles.jsonObjects(from: url)
         guard let (firstLine, firstObject) = objects.first else {
             throw EmberError("\(url.path): empty file (no training rows)")
@@ -84,7 +89,7 @@ public struct TrainingData {
                 for key in object.keys.sorted() where seen.insert(key).inserted { available.append(key) }
             }
         }
-        let names = try select(columns, from: available, file: url.path)
+        let names = try select(columns, from: available, file: url.path, leading: leading)
         var rows: [[String]] = []
         rows.reserveCapacity(objects.count)
         for (line, object) in objects {
@@ -160,14 +165,14 @@ public struct TrainingData {
 
     // MARK: CSV / TSV
 
-    private static func loadDelimited(_ url: URL, columns: [String]?) throws -> TrainingData {
+    private static func loadDelimited(_ url: URL, columns: [String]?, leading: Int?) throws -> TrainingData {
         let table = try Delimited.read(url)
         var seen = Set<String>()
         for name in table.header where !seen.insert(name).inserted {
             throw EmberError("\(url.path):1: column '\(name)' appears twice in the header")
         }
         guard !table.rows.isEmpty else { throw EmberError("\(url.path): empty file (a header but no training rows)") }
-        let names = try select(columns, from: table.header, file: url.path)
+        let names = try select(columns, from: table.header, file: url.path, leading: leading)
         let indices = names.map { table.header.firstIndex(of: $0)! }
         let rows = table.rows.map { row in indices.map { row.fields[$0] } }
         return TrainingData(columnNames: names, rows: rows, lineNumbers: table.rows.map(\.line))

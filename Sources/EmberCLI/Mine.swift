@@ -1,0 +1,150 @@
+import ArgumentParser
+import EmberCore
+import EmberMining
+import EmberModel
+import EmberTraining
+import Foundation
+
+/// `ember mine`: hard negatives for (anchor, positive) rows with the semantics of sentence-transformers'
+/// `mine_hard_negatives` (Sources/EmberMining/SEMANTICS.md; cli.md "ember mine").
+struct Mine: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Add hard negatives to (anchor, positive) rows, as sentence-transformers' mine_hard_negatives does.")
+
+    @Option(name: .long, help: "Model folder that embeds queries and candidates.") var model: String
+    @Option(name: .long, help: "Pairs: .jsonl, .csv or .tsv; the first two columns are anchor and positive.") var data: String
+    @Option(name: .long, help: "Mined rows: .jsonl.") var output: String
+    @Option(name: .long, help: "The anchor and positive columns (comma-separated).") var columns: String?
+    @Option(name: .long, help: "Extra candidate texts: .txt, .jsonl, .csv or .tsv.") var corpus: String?
+    @Option(name: .long, help: "JSONL field / CSV column of --corpus holding the text (default: text).") var field: String?
+    @Option(name: .long, help: "Negatives per row.") var numNegatives: Int = 3
+    @Option(name: .long, help: "Skip this many of the best surviving candidates.") var rangeMin: Int = 0
+    @Option(name: .long, help: "Consider at most this many surviving candidates (default: derived as the reference does).") var rangeMax: Int?
+    @Option(name: .long, help: "Drop candidates scoring above X.") var maxScore: Double?
+    @Option(name: .long, help: "Drop candidates scoring below X.") var minScore: Double?
+    @Option(name: .long, help: "Keep a candidate only if score + X ≤ the anchor's lowest positive score.") var absoluteMargin: Double?
+    @Option(name: .long, help: "Keep a candidate only if score ≤ positive − X·|positive| (lowest positive).") var relativeMargin: Double?
+    @Option(name: .long, help: "top | random") var sampling: String = "top"
+    @Option(name: .long, help: "triplet | n-tuple | labeled-pair | labeled-list") var outputFormat: String = "triplet"
+    @Flag(name: .long, help: "Add the scores as the reference does.") var outputScores = false
+    @Flag(name: .long, help: "Keep positives among the candidates (forces n-tuple).") var includePositives = false
+    @Option(name: .long, help: "Texts per forward pass.") var batchSize: Int = 32
+    @Option(name: .long, help: "Seed of --sampling random (Ember's own generator).") var seed: Int = 42
+    @Option(name: .long, help: "Embedding cache folder (not implemented yet: refused).") var cacheFolder: String?
+    @Option(name: .long, help: "Text prepended to every anchor before encoding.") var queryPrompt: String?
+    @Option(name: .long, help: "Text prepended to every candidate before encoding.") var corpusPrompt: String?
+    @Option(name: .long, help: "MiB for one block of search scores (query chunk × corpus).") var maxMemory: Int = 256
+    @Flag(name: .long, help: "Replace an existing --output file that Ember did not write.") var overwrite = false
+
+    func validate() throws {
+        try checkBatchSize(batchSize)
+        guard MiningOptions.Sampling(rawValue: sampling) != nil else {
+            throw ValidationError("--sampling must be top or random, got '\(sampling)'")
+        }
+        guard MiningOptions.OutputFormat(rawValue: outputFormat) != nil else {
+            throw ValidationError("--output-format must be triplet, n-tuple, labeled-pair or labeled-list, got '\(outputFormat)'")
+        }
+        guard seed >= 0 else { throw ValidationError("--seed must be non-negative, got \(seed)") }
+        guard maxMemory >= 1 else { throw ValidationError("--max-memory must be at least 1 (MiB), got \(maxMemory)") }
+        if cacheFolder != nil { throw ValidationError("--cache-folder is not implemented yet (issue #9); run without it") }
+        let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
+        guard ext == "jsonl" else { throw ValidationError("--output \(output): unsupported type '.\(ext)' (use .jsonl)") }
+    }
+
+    var miningOptions: MiningOptions {
+        var o = MiningOptions()
+        o.numNegatives = numNegatives; o.rangeMin = rangeMin; o.rangeMax = rangeMax
+        o.maxScore = maxScore; o.minScore = minScore
+        o.absoluteMargin = absoluteMargin; o.relativeMargin = relativeMargin
+        o.sampling = MiningOptions.Sampling(rawValue: sampling)!
+        o.outputFormat = MiningOptions.OutputFormat(rawValue: outputFormat)!
+        o.outputScores = outputScores; o.includePositives = includePositives
+        o.seed = UInt64(seed)
+        return o
+    }
+
+    func run() throws {
+        let outputURL = URL(fileURLWithPath: output)
+        var inputs: [RunFolder.Input] = [("--data", data), ("--model", model)]
+        if let corpus { inputs.append(("--corpus", corpus)) }
+        try OutputFile.check(outputURL, flag: "--output", kind: "a mined-rows file", inputs: inputs, overwrite: overwrite,
+                             isEmbers: MinedRowsFile.looksMined)
+        try OutputFile.checkWritable(outputURL, flag: "--output")
+
+        // Everything about the input is checked before the model is loaded or anything is encoded.
+        let table = try TrainingData.load(URL(fileURLWithPath: data), columns: try selectedColumns(), leading: 2)
+        let pairs = table.rows.map { (anchor: $0[0], positive: $0[1]) }
+        let extra = try corpus.map { try TextFiles.texts(from: URL(fileURLWithPath: $0), field: field) } ?? []
+        let problem = MiningProblem(pairs: pairs, extraCorpus: extra)
+        let options = miningOptions
+        try options.validate(maxPositives: problem.maxPositives)
+
+        let sentenceModel = try SentenceModel(folder: URL(fileURLWithPath: model))
+        sentenceModel.warnings.forEach(warn)
+        try checkPrompts(sentenceModel)
+        let dim = sentenceModel.embeddingDimension
+        // The corpus first, then the queries, as the reference encodes them.
+        let corpusEmbeddings = encode(sentenceModel, problem.corpus, prompt: corpusPrompt, label: "encode corpus")
+        let queryEmbeddings = encode(sentenceModel, problem.queries, prompt: queryPrompt, label: "encode queries")
+        for (values, what, texts) in [(corpusEmbeddings, "candidate", problem.corpus), (queryEmbeddings, "anchor", problem.queries)] {
+            if let bad = values.firstNonFinite() {
+                throw EmberError("\(data): the \(what) '\(texts[bad / dim].prefix(60))' has a non-finite embedding (the model's activations overflow); nothing was written")
+            }
+        }
+
+        let bar = ProgressBar(total: problem.queries.count, label: "search", unit: "queries")
+        let result = try HardNegativeMiner.mine(
+            problem: problem, queryEmbeddings: queryEmbeddings.pointer, corpusEmbeddings: corpusEmbeddings.pointer, dim: dim,
+            options: options, anchorColumn: table.columnNames[0], positiveColumn: table.columnNames[1],
+            memoryBudget: maxMemory << 20) { done, _ in bar.update(done) }
+        bar.finish()
+
+        // Data.write(.atomic) writes a temporary beside the file and renames it: never half an output.
+        do { try result.table.jsonLines().write(to: outputURL, options: .atomic) } catch {
+            throw EmberError("--output \(outputURL.path): cannot write (\(AtomicFolder.describe(error)))")
+        }
+        StandardError.write(result.summary.map { $0 + "\n" }.joined())
+    }
+
+    /// `--columns`: exactly the anchor and positive columns; nil uses the file's first two.
+    func selectedColumns() throws -> [String]? {
+        guard let columns else { return nil }
+        let names = columns.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard names.count == 2, !names.contains("") else {
+            throw EmberError("--columns: mining takes two columns, anchor and positive (e.g. --columns question,answer), got '\(columns)'")
+        }
+        return names
+    }
+
+    /// Prompts are prepended to the text, which is exact only when the folder pools the prompt tokens
+    /// (`include_prompt`, true for the MiniLM family); excluding them is not implemented yet.
+    func checkPrompts(_ model: SentenceModel) throws {
+        if (queryPrompt != nil || corpusPrompt != nil) && !model.pooling.includePrompt {
+            throw EmberError("--query-prompt/--corpus-prompt: \(self.model) pools with include_prompt false, which Ember does not support yet")
+        }
+    }
+
+    func encode(_ model: SentenceModel, _ texts: [String], prompt: String?, label: String) -> FloatBuffer {
+        let bar = ProgressBar(total: texts.count, label: label, unit: "texts")
+        let input = prompt.map { p in texts.map { p + $0 } } ?? texts
+        let values = model.encode(input, batchSize: batchSize, normalize: true) { bar.update($0) }
+        bar.finish()
+        return values
+    }
+}
+
+/// Recognising a file `ember mine` wrote, so a rerun may replace it without `--overwrite`.
+enum MinedRowsFile {
+    /// The columns only mining adds; a file whose first row has one of them is taken for mined rows.
+    static let minedKeys: Set<String> = ["negative", "negative_1", "label", "labels", "score", "scores"]
+
+    /// An empty file, or JSON lines whose first object has a mined column.
+    static func looksMined(_ url: URL) -> Bool {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { return false }
+        defer { try? handle.close() }
+        let head = handle.readData(ofLength: 1 << 16)
+        guard let line = head.split(separator: 0x0A).first else { return head.isEmpty }
+        guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { return false }
+        return !minedKeys.isDisjoint(with: object.keys)
+    }
+}
