@@ -82,6 +82,7 @@ struct Mine: ParsableCommand {
         let sentenceModel = try SentenceModel(folder: URL(fileURLWithPath: model))
         sentenceModel.warnings.forEach(warn)
         try checkPrompts(sentenceModel)
+        referenceDefaults().forEach(warn)
         let dim = sentenceModel.embeddingDimension
         // The corpus first, then the queries, as the reference encodes them.
         let corpusEmbeddings = encode(sentenceModel, problem.corpus, prompt: corpusPrompt, label: "encode corpus")
@@ -122,6 +123,28 @@ struct Mine: ParsableCommand {
         if (queryPrompt != nil || corpusPrompt != nil) && !model.pooling.includePrompt {
             throw EmberError("--query-prompt/--corpus-prompt: \(self.model) pools with include_prompt false, which Ember does not support yet")
         }
+    }
+
+    /// Where the reference would behave differently by default with this folder
+    /// (config_sentence_transformers.json): it applies the folder's `query` and `document`/`passage`/`corpus`
+    /// prompts when none is given (SEMANTICS.md §2.2), and scores with the folder's similarity function.
+    /// Ember applies only the prompts passed and mines by cosine; the user is told, not silently diverged from.
+    func referenceDefaults() -> [String] {
+        let url = URL(fileURLWithPath: model).appendingPathComponent("config_sentence_transformers.json")
+        guard let data = FileManager.default.contents(atPath: url.path),
+              let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return [] }
+        var notes: [String] = []
+        let prompts = config["prompts"] as? [String: String] ?? [:]
+        if queryPrompt == nil, let p = prompts["query"], !p.isEmpty {
+            notes.append("\(url.path) defines the query prompt '\(p)', which sentence-transformers applies by default; Ember applies it only with --query-prompt")
+        }
+        if corpusPrompt == nil, let p = ["document", "passage", "corpus"].lazy.compactMap({ prompts[$0] }).first, !p.isEmpty {
+            notes.append("\(url.path) defines the document prompt '\(p)', which sentence-transformers applies by default; Ember applies it only with --corpus-prompt")
+        }
+        if let name = config["similarity_fn_name"] as? String, name != "cosine" {
+            notes.append("\(url.path) sets similarity_fn_name '\(name)'; Ember mines by cosine similarity")
+        }
+        return notes
     }
 
     func encode(_ model: SentenceModel, _ texts: [String], prompt: String?, label: String) -> FloatBuffer {
