@@ -1,0 +1,67 @@
+@testable import EmberMining
+import Foundation
+import XCTest
+
+/// Parity with sentence-transformers' `mine_hard_negatives` at the selection level:
+/// Tests/Fixtures/mining_reference.json (parity/make_mining_fixtures.py) ran the real function with a
+/// stub model returning fixed vectors; Ember is fed the same vectors, so every output row (texts, order,
+/// dropped rows, scores) and every summary line must match.
+final class MiningParityTests: XCTestCase {
+    static let fixtureURL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/mining_reference.json")
+
+    func testRowsAndSummaryEqualTheReference() throws {
+        let root = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(contentsOf: Self.fixtureURL)) as? [String: Any])
+        let vectors = try XCTUnwrap(root["vectors"] as? [String: [Double]]).mapValues { $0.map(Float.init) }
+        let datasets = try XCTUnwrap(root["datasets"] as? [String: [[String]]])
+        let corpus = try XCTUnwrap(root["corpus"] as? [String])
+        let cases = try XCTUnwrap(root["cases"] as? [[String: Any]])
+        XCTAssertGreaterThanOrEqual(cases.count, 20)
+        var comparedRows = 0
+        for c in cases {
+            let name = c["name"] as! String
+            let kwargs = c["kwargs"] as! [String: Any]
+            let pairs = datasets[c["data"] as! String]!.map { ($0[0], $0[1]) }
+            let (_, result) = try mine(pairs, extra: (c["corpus"] as! Bool) ? corpus : [], vectors: vectors, options: options(kwargs))
+            XCTAssertEqual(result.table.columns, c["columns"] as! [String], name)
+            let expected = c["rows"] as! [[String: Any]]
+            XCTAssertEqual(result.table.rows.count, expected.count, name)
+            for (r, (row, want)) in zip(result.table.rows, expected).enumerated() {
+                for (column, value) in zip(result.table.columns, row) {
+                    let message = "\(name), row \(r), \(column)"
+                    switch value {
+                    case .text(let s): XCTAssertEqual(s, want[column] as? String, message)
+                    case .texts(let l): XCTAssertEqual(l, want[column] as? [String], message)
+                    case .label(let n): XCTAssertEqual(n, want[column] as? Int, message)
+                    case .labels(let l): XCTAssertEqual(l, want[column] as? [Int], message)
+                    case .score(let x): XCTAssertEqual(Double(x), want[column] as? Double ?? .nan, accuracy: 1e-6, message)
+                    case .scores(let l):
+                        let w = want[column] as? [Double] ?? []
+                        XCTAssertEqual(l.count, w.count, message)
+                        for (a, b) in zip(l, w) { XCTAssertEqual(Double(a), b, accuracy: 1e-6, message) }
+                    }
+                }
+                comparedRows += 1
+            }
+            XCTAssertEqual(result.summary, c["stdout"] as! [String], name)
+        }
+        XCTAssertGreaterThan(comparedRows, 1000)
+    }
+
+    /// The fixture's keyword arguments as Ember's options (the reference's names and defaults).
+    func options(_ kwargs: [String: Any]) -> MiningOptions {
+        var o = MiningOptions()
+        if let n = kwargs["num_negatives"] as? Int { o.numNegatives = n }
+        if let n = kwargs["range_min"] as? Int { o.rangeMin = n }
+        o.rangeMax = kwargs["range_max"] as? Int
+        o.maxScore = kwargs["max_score"] as? Double
+        o.minScore = kwargs["min_score"] as? Double
+        o.absoluteMargin = kwargs["absolute_margin"] as? Double
+        o.relativeMargin = kwargs["relative_margin"] as? Double
+        if let f = kwargs["output_format"] as? String { o.outputFormat = MiningOptions.OutputFormat(rawValue: f)! }
+        o.outputScores = kwargs["output_scores"] as? Bool ?? false
+        o.includePositives = kwargs["include_positives"] as? Bool ?? false
+        return o
+    }
+}
