@@ -108,4 +108,31 @@ final class MineCLITests: XCTestCase {
         XCTAssertEqual(forced.status, 0, forced.stderr)
         XCTAssertTrue(try readRows(notes).allSatisfy { $0["negative"] != nil })
     }
+
+    /// The encoding batch does not change what is mined (SEMANTICS.md M16), and prompts reach the encoder.
+    func testBatchSizeIndependenceAndPrompts() throws {
+        let dir = try temporaryFolder()
+        let pairs = try writePairs(dir)
+        func run(_ name: String, _ extra: [String]) throws -> [[String: Any]] {
+            let out = dir.appendingPathComponent(name)
+            let r = try ember(["mine", "--model", CLITests.tinyBert, "--data", pairs.path, "--output", out.path,
+                               "--output-format", "n-tuple", "--output-scores"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return try readRows(out)
+        }
+        let one = try run("b1.jsonl", ["--batch-size", "1"]), many = try run("b32.jsonl", ["--batch-size", "32"])
+        XCTAssertEqual(one.count, many.count)
+        XCTAssertFalse(one.isEmpty)
+        for (a, b) in zip(one, many) {
+            for key in ["question", "answer", "negative_1", "negative_2", "negative_3"] {
+                XCTAssertEqual(a[key] as? String, b[key] as? String, key)
+            }
+            for (x, y) in zip(a["scores"] as! [Double], b["scores"] as! [Double]) { XCTAssertEqual(x, y, accuracy: 1e-5) }
+        }
+        let prompted = try run("prompted.jsonl", ["--query-prompt", "query: ", "--corpus-prompt", "passage: "])
+        let plainScores = many.map { ($0["scores"] as! [Double])[0] }, promptedScores = prompted.map { ($0["scores"] as! [Double])[0] }
+        XCTAssertEqual(plainScores.count, promptedScores.count)
+        XCTAssertTrue(zip(plainScores, promptedScores).contains { abs($0 - $1) > 1e-4 }, "the prompts change the embeddings")
+        XCTAssertEqual(prompted.first?["question"] as? String, rows[0].0, "prompts are not written into the rows")
+    }
 }
