@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(name: "EmberLossesTests", dependencies: ["EmberCore", "EmberLosses"]),
         .testTarget(name: "EmberTrainingTests", dependencies: ["EmberCore", "EmberModel", "EmberLosses", "EmberTraining", "EmberTestSupport"]),
         .testTarget(name: "EmberReportTests", dependencies: ["EmberCore", "EmberReport", "EmberTestSupport"]),
-        .testTarget(name: "EmberMiningTests", dependencies: ["EmberCore", "EmberMining"]),
+        .testTarget(name: "EmberMiningTests", dependencies: ["EmberCore", "EmberModel", "EmberMining", "EmberTestSupport"]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "EmberTestSupport"]),
     ],
     // Swift 5 language mode: the kernels share raw buffers across DispatchQueue.concurrentPerform

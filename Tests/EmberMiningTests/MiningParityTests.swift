@@ -23,7 +23,7 @@ final class MiningParityTests: XCTestCase {
             let name = c["name"] as! String
             let kwargs = c["kwargs"] as! [String: Any]
             let pairs = datasets[c["data"] as! String]!.map { ($0[0], $0[1]) }
-            let (_, result) = try mine(pairs, extra: (c["corpus"] as! Bool) ? corpus : [], vectors: vectors, options: options(kwargs))
+            let (_, result) = try mine(pairs, extra: (c["corpus"] as! Bool) ? corpus : [], vectors: vectors, options: referenceOptions(kwargs))
             XCTAssertEqual(result.table.columns, c["columns"] as! [String], name)
             let expected = c["rows"] as! [[String: Any]]
             XCTAssertEqual(result.table.rows.count, expected.count, name)
@@ -47,21 +47,5 @@ final class MiningParityTests: XCTestCase {
             XCTAssertEqual(result.summary, c["stdout"] as! [String], name)
         }
         XCTAssertGreaterThan(comparedRows, 1000)
-    }
-
-    /// The fixture's keyword arguments as Ember's options (the reference's names and defaults).
-    func options(_ kwargs: [String: Any]) -> MiningOptions {
-        var o = MiningOptions()
-        if let n = kwargs["num_negatives"] as? Int { o.numNegatives = n }
-        if let n = kwargs["range_min"] as? Int { o.rangeMin = n }
-        o.rangeMax = kwargs["range_max"] as? Int
-        o.maxScore = kwargs["max_score"] as? Double
-        o.minScore = kwargs["min_score"] as? Double
-        o.absoluteMargin = kwargs["absolute_margin"] as? Double
-        o.relativeMargin = kwargs["relative_margin"] as? Double
-        if let f = kwargs["output_format"] as? String { o.outputFormat = MiningOptions.OutputFormat(rawValue: f)! }
-        o.outputScores = kwargs["output_scores"] as? Bool ?? false
-        o.includePositives = kwargs["include_positives"] as? Bool ?? false
-        return o
     }
 }

@@ -36,6 +36,22 @@ func options(_ configure: (inout MiningOptions) -> Void) -> MiningOptions {
     return o
 }
 
+/// The fixture's keyword arguments as Ember's options (the reference's names and defaults).
+func referenceOptions(_ kwargs: [String: Any]) -> MiningOptions {
+    var o = MiningOptions()
+    if let n = kwargs["num_negatives"] as? Int { o.numNegatives = n }
+    if let n = kwargs["range_min"] as? Int { o.rangeMin = n }
+    o.rangeMax = kwargs["range_max"] as? Int
+    o.maxScore = kwargs["max_score"] as? Double
+    o.minScore = kwargs["min_score"] as? Double
+    o.absoluteMargin = kwargs["absolute_margin"] as? Double
+    o.relativeMargin = kwargs["relative_margin"] as? Double
+    if let f = kwargs["output_format"] as? String { o.outputFormat = MiningOptions.OutputFormat(rawValue: f)! }
+    o.outputScores = kwargs["output_scores"] as? Bool ?? false
+    o.includePositives = kwargs["include_positives"] as? Bool ?? false
+    return o
+}
+
 extension MiningTable {
     /// Row `r` as plain values, for readable assertions.
     func texts(_ r: Int) -> [String] {
