@@ -30,7 +30,7 @@ struct Mine: ParsableCommand {
     @Flag(name: .long, help: "Keep positives among the candidates (forces n-tuple).") var includePositives = false
     @Option(name: .long, help: "Texts per forward pass.") var batchSize: Int = 32
     @Option(name: .long, help: "Seed of --sampling random (Ember's own generator).") var seed: Int = 42
-    @Option(name: .long, help: "Embedding cache folder (not implemented yet: refused).") var cacheFolder: String?
+    @Option(name: .long, help: "Keep the embeddings here across runs (keyed by the model's content, the prompt and the texts).") var cacheFolder: String?
     @Option(name: .long, help: "Text prepended to every anchor before encoding.") var queryPrompt: String?
     @Option(name: .long, help: "Text prepended to every candidate before encoding.") var corpusPrompt: String?
     @Option(name: .long, help: "MiB for one block of search scores (query chunk × corpus).") var maxMemory: Int = 256
@@ -46,7 +46,6 @@ struct Mine: ParsableCommand {
         }
         guard seed >= 0 else { throw ValidationError("--seed must be non-negative, got \(seed)") }
         guard maxMemory >= 1 else { throw ValidationError("--max-memory must be at least 1 (MiB), got \(maxMemory)") }
-        if cacheFolder != nil { throw ValidationError("--cache-folder is not implemented yet (issue #9); run without it") }
         let ext = URL(fileURLWithPath: output).pathExtension.lowercased()
         guard ext == "jsonl" else { throw ValidationError("--output \(output): unsupported type '.\(ext)' (use .jsonl)") }
     }
@@ -84,9 +83,18 @@ struct Mine: ParsableCommand {
         try checkPrompts(sentenceModel)
         referenceDefaults().forEach(warn)
         let dim = sentenceModel.embeddingDimension
+        let cache = try cacheFolder.map { folder -> EmbeddingCache in
+            let url = URL(fileURLWithPath: folder)
+            do { try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true) } catch {
+                throw EmberError("--cache-folder \(folder): cannot create (\(AtomicFolder.describe(error)))")
+            }
+            return try EmbeddingCache(folder: url, modelFolder: URL(fileURLWithPath: model))
+        }
         // The corpus first, then the queries, as the reference encodes them.
-        let corpusEmbeddings = encode(sentenceModel, problem.corpus, prompt: corpusPrompt, label: "encode corpus")
-        let queryEmbeddings = encode(sentenceModel, problem.queries, prompt: queryPrompt, label: "encode queries")
+        // Cache notes are printed with the summary, after success: a failure stays one line.
+        var cacheNotes: [String] = []
+        let corpusEmbeddings = try embeddings(sentenceModel, problem.corpus, prompt: corpusPrompt, side: "corpus", cache: cache, notes: &cacheNotes)
+        let queryEmbeddings = try embeddings(sentenceModel, problem.queries, prompt: queryPrompt, side: "query", cache: cache, notes: &cacheNotes)
         for (values, what, texts) in [(corpusEmbeddings, "candidate", problem.corpus), (queryEmbeddings, "anchor", problem.queries)] {
             if let bad = values.firstNonFinite() {
                 throw EmberError("\(data): the \(what) '\(texts[bad / dim].prefix(60))' has a non-finite embedding (the model's activations overflow); nothing was written")
@@ -104,7 +112,7 @@ struct Mine: ParsableCommand {
         do { try result.table.jsonLines().write(to: outputURL, options: .atomic) } catch {
             throw EmberError("--output \(outputURL.path): cannot write (\(AtomicFolder.describe(error)))")
         }
-        StandardError.write(result.summary.map { $0 + "\n" }.joined())
+        StandardError.write((result.preamble + cacheNotes + result.report).map { $0 + "\n" }.joined())
     }
 
     /// `--columns`: exactly the anchor and positive columns; nil uses the file's first two.
@@ -145,6 +153,25 @@ struct Mine: ParsableCommand {
             notes.append("\(url.path) sets similarity_fn_name '\(name)'; Ember mines by cosine similarity")
         }
         return notes
+    }
+
+    /// Embeddings of one side: from the cache when it has them, else encoded (and then cached).
+    func embeddings(_ model: SentenceModel, _ texts: [String], prompt: String?, side: String, cache: EmbeddingCache?,
+                    notes: inout [String]) throws -> FloatBuffer {
+        let dim = model.embeddingDimension
+        guard let cache else { return encode(model, texts, prompt: prompt, label: "encode \(side)") }
+        let url = cache.url(side: side, texts: texts, prompt: prompt)
+        if let cached = try EmbeddingCache.load(url, rows: texts.count, dim: dim) {
+            notes.append("[Cache] Loaded \(side) embeddings from \(url.path) (shape=(\(texts.count), \(dim)))")
+            return cached
+        }
+        let values = encode(model, texts, prompt: prompt, label: "encode \(side)")
+        // Non-finite vectors are an error below; they must not be cached for the next run.
+        if values.firstNonFinite() == nil {
+            try EmbeddingCache.store(values, rows: texts.count, dim: dim, at: url)
+            notes.append("[Cache] Saved \(side) embeddings to \(url.path)")
+        }
+        return values
     }
 
     func encode(_ model: SentenceModel, _ texts: [String], prompt: String?, label: String) -> FloatBuffer {

@@ -91,7 +91,7 @@ final class MineCLITests: XCTestCase {
         try expectFailure(base + ["--data", pairs.path, "--columns", "question,answer,id"], mentioning: "--columns: mining takes two columns")
         try expectFailure(base + ["--data", pairs.path, "--sampling", "best"], mentioning: "--sampling")
         try expectFailure(base + ["--data", pairs.path, "--output-format", "pairs"], mentioning: "--output-format")
-        try expectFailure(base + ["--data", pairs.path, "--cache-folder", dir.path], mentioning: "--cache-folder is not implemented yet")
+        try expectFailure(base + ["--data", pairs.path, "--cache-folder", pairs.path], mentioning: "--cache-folder")
         try expectFailure(base + ["--data", pairs.path, "--corpus", dir.appendingPathComponent("nope.txt").path], mentioning: "nope.txt")
         try expectFailure(["mine", "--model", CLITests.tinyBert, "--data", pairs.path, "--output", dir.appendingPathComponent("o.csv").path],
                           mentioning: "--output")
@@ -134,5 +134,39 @@ final class MineCLITests: XCTestCase {
         XCTAssertEqual(plainScores.count, promptedScores.count)
         XCTAssertTrue(zip(plainScores, promptedScores).contains { abs($0 - $1) > 1e-4 }, "the prompts change the embeddings")
         XCTAssertEqual(prompted.first?["question"] as? String, rows[0].0, "prompts are not written into the rows")
+    }
+
+    /// --cache-folder: the first run writes one file per side, the second loads them and mines the same
+    /// rows; another prompt is another key (a new file, the old one kept); a damaged file is refused.
+    func testCacheFolderIsReusedAndKeyedByPrompt() throws {
+        let dir = try temporaryFolder()
+        let pairs = try writePairs(dir)
+        let cache = dir.appendingPathComponent("cache")
+        func run(_ out: String, _ extra: [String] = []) throws -> EmberResult {
+            try ember(["mine", "--model", CLITests.tinyBert, "--data", pairs.path, "--output", dir.appendingPathComponent(out).path,
+                       "--cache-folder", cache.path, "--output-scores"] + extra)
+        }
+        let first = try run("first.jsonl")
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stderr.contains("[Cache] Saved corpus embeddings to"), first.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache.path).sorted()
+        XCTAssertEqual(files.count, 2)
+        XCTAssertTrue(files[0].hasPrefix("corpus_embeddings_") && files[1].hasPrefix("query_embeddings_"), "\(files)")
+        let second = try run("second.jsonl")
+        XCTAssertEqual(second.status, 0, second.stderr)
+        XCTAssertTrue(second.stderr.contains("[Cache] Loaded query embeddings from"), second.stderr)
+        XCTAssertFalse(second.stderr.contains("[Cache] Saved"), second.stderr)
+        XCTAssertEqual(try Data(contentsOf: dir.appendingPathComponent("first.jsonl")), try Data(contentsOf: dir.appendingPathComponent("second.jsonl")))
+
+        let prompted = try run("prompted.jsonl", ["--query-prompt", "query: "])
+        XCTAssertEqual(prompted.status, 0, prompted.stderr)
+        XCTAssertTrue(prompted.stderr.contains("[Cache] Saved query embeddings"), "a new key for the new prompt")
+        XCTAssertTrue(prompted.stderr.contains("[Cache] Loaded corpus embeddings"), "the corpus key is unchanged")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: cache.path).count, 3)
+
+        try Data("damaged".utf8).write(to: cache.appendingPathComponent(files[1]))
+        try expectFailure(["mine", "--model", CLITests.tinyBert, "--data", pairs.path, "--output", dir.appendingPathComponent("x.jsonl").path,
+                           "--cache-folder", cache.path, "--output-scores"], mentioning: "--cache-folder")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("x.jsonl").path))
     }
 }
