@@ -93,6 +93,7 @@ struct Mine: ParsableCommand {
         // The corpus first, then the queries, as the reference encodes them.
         // Cache notes are printed with the summary, after success: a failure stays one line.
         var cacheNotes: [String] = []
+        let encodeStart = Date()
         let corpusEmbeddings = try embeddings(sentenceModel, problem.corpus, prompt: corpusPrompt, side: "corpus", cache: cache, notes: &cacheNotes)
         let queryEmbeddings = try embeddings(sentenceModel, problem.queries, prompt: queryPrompt, side: "query", cache: cache, notes: &cacheNotes)
         for (values, what, texts) in [(corpusEmbeddings, "candidate", problem.corpus), (queryEmbeddings, "anchor", problem.queries)] {
@@ -101,18 +102,24 @@ struct Mine: ParsableCommand {
             }
         }
 
+        let encodeSeconds = Date().timeIntervalSince(encodeStart), searchStart = Date()
         let bar = ProgressBar(total: problem.queries.count, label: "search", unit: "queries")
         let result = try HardNegativeMiner.mine(
             problem: problem, queryEmbeddings: queryEmbeddings.pointer, corpusEmbeddings: corpusEmbeddings.pointer, dim: dim,
             options: options, anchorColumn: table.columnNames[0], positiveColumn: table.columnNames[1],
             memoryBudget: maxMemory << 20) { done, _ in bar.update(done) }
         bar.finish()
+        let searchSeconds = Date().timeIntervalSince(searchStart)
 
         // Data.write(.atomic) writes a temporary beside the file and renames it: never half an output.
         do { try result.table.jsonLines().write(to: outputURL, options: .atomic) } catch {
             throw EmberError("--output \(outputURL.path): cannot write (\(AtomicFolder.describe(error)))")
         }
-        StandardError.write((result.preamble + cacheNotes + result.report).map { $0 + "\n" }.joined())
+        // The reference's text, then Ember's throughput line.
+        let texts = problem.corpus.count + problem.queries.count
+        let throughput = "Mined \(problem.queries.count) queries against \(problem.corpus.count) candidates: embeddings in "
+            + String(format: "%.1f s (%.0f texts/s), search in %.1f s.", encodeSeconds, Double(texts) / max(encodeSeconds, 1e-9), searchSeconds)
+        StandardError.write((result.preamble + cacheNotes + result.report + [throughput]).map { $0 + "\n" }.joined())
     }
 
     /// `--columns`: exactly the anchor and positive columns; nil uses the file's first two.
