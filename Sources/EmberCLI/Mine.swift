@@ -190,18 +190,25 @@ struct Mine: ParsableCommand {
     }
 }
 
-/// Recognising a file `ember mine` wrote, so a rerun may replace it without `--overwrite`.
+/// Recognising a file `ember mine` wrote, so a rerun may replace it without `--overwrite`. JSON lines
+/// carry no room for a marker, so this goes by shape, like Ember's other outputs: the first object has
+/// exactly an anchor and a positive column plus mined ones. A hand-made triplet file of that exact shape
+/// cannot be told apart; anything with another column (an id, a source) is refused.
 enum MinedRowsFile {
-    /// The columns only mining adds; a file whose first row has one of them is taken for mined rows.
-    static let minedKeys: Set<String> = ["negative", "negative_1", "label", "labels", "score", "scores"]
+    static func isMinedColumn(_ key: String) -> Bool {
+        if ["negative", "label", "labels", "score", "scores"].contains(key) { return true }
+        guard key.hasPrefix("negative_"), let n = Int(key.dropFirst("negative_".count)) else { return false }
+        return n >= 1
+    }
 
-    /// An empty file, or JSON lines whose first object has a mined column.
+    /// An empty file, or JSON lines whose first object is (anchor, positive, mined columns…).
     static func looksMined(_ url: URL) -> Bool {
         guard let handle = FileHandle(forReadingAtPath: url.path) else { return false }
         defer { try? handle.close() }
         let head = handle.readData(ofLength: 1 << 16)
         guard let line = head.split(separator: 0x0A).first else { return head.isEmpty }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else { return false }
-        return !minedKeys.isDisjoint(with: object.keys)
+        let mined = object.keys.filter(isMinedColumn)
+        return !mined.isEmpty && object.count - mined.count == 2
     }
 }
