@@ -33,8 +33,10 @@ public enum HardNegativeMiner {
         // Room for the positives, which are masked after retrieval (the reference's #3872).
         let K = rangeMax + problem.maxPositives
         let nq = problem.queries.count
+        // Slots past the corpus are only padding (-inf); they are counted, never stored (K may be huge).
         let pool = TopKSearch.search(queries: queryEmbeddings, queryCount: nq, corpus: corpusEmbeddings,
-                                     corpusCount: problem.corpus.count, dim: dim, k: K, memoryBudget: memoryBudget,
+                                     corpusCount: problem.corpus.count, dim: dim, k: max(1, min(K, problem.corpus.count)),
+                                     memoryBudget: memoryBudget,
                                      progress: progress.map { report in { report($0, nq) } })
 
         // Positive scores as the reference's pairwise cosine: an elementwise product summed per pair.
@@ -48,7 +50,7 @@ public enum HardNegativeMiner {
         }
         let minPositive = positiveScores.map { $0.min() ?? .infinity }
         let selection = NegativeSelection.select(problem: problem, pool: pool, minPositiveScores: minPositive,
-                                                 options: options, rangeMax: rangeMax)
+                                                 options: options, rangeMax: rangeMax, slots: K)
         let table = MiningTable(problem: problem, selection: selection, positiveScores: positiveScores,
                                 anchorColumn: anchorColumn, positiveColumn: positiveColumn, options: options)
         let preamble = MiningSummary.preamble(problem: problem, options: options, rangeMax: rangeMax)

@@ -26,6 +26,9 @@ public struct MiningOptions: Sendable {
 
     public init() {}
 
+    /// The largest count accepted for --num-negatives, --range-min and --range-max.
+    public static let largest = 1 << 30
+
     /// The format actually written: `includePositives` forces n-tuple (the reference warns and does so).
     public var effectiveFormat: OutputFormat { includePositives ? .nTuple : outputFormat }
 
@@ -41,6 +44,11 @@ public struct MiningOptions: Sendable {
     /// The reference's checks, in its order, as one-line errors naming Ember's flags.
     public func validate(maxPositives: Int) throws {
         guard numNegatives >= 1 else { throw EmberError("--num-negatives must be at least 1, got \(numNegatives)") }
+        // Bounds far beyond any use, so that the derived range_max and the slot counts cannot overflow.
+        for (flag, value) in [("--num-negatives", numNegatives), ("--range-min", rangeMin), ("--range-max", rangeMax ?? 0)]
+            where value > Self.largest {
+            throw EmberError("\(flag) must be at most \(Self.largest), got \(value)")
+        }
         guard rangeMin >= 0 else { throw EmberError("--range-min must be non-negative, got \(rangeMin)") }
         let rangeMax = resolvedRangeMax(maxPositives: maxPositives)
         guard rangeMin < rangeMax else {

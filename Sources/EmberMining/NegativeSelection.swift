@@ -32,13 +32,16 @@ public enum NegativeSelection {
         public var skips: [Skip]
     }
 
-    /// `pool` holds each query's top-K retrieval (K = rangeMax + max positives), best first;
+    /// `pool` holds each query's best retrieved candidates, best first; `slots` is the reference's K
+    /// (range_max + max positives), which may exceed `pool.k` when the corpus is smaller: the missing
+    /// slots are padding (`-inf`), counted in the skip statistics as the reference counts them.
     /// `minPositiveScores[q]` is q's minimum positive score.
     public static func select(problem: MiningProblem, pool: TopKSearch.Result, minPositiveScores: [Float],
-                              options: MiningOptions, rangeMax: Int) -> Selection {
+                              options: MiningOptions, rangeMax: Int, slots: Int? = nil) -> Selection {
         let K = pool.k
+        let padding = problem.queries.count * max(0, (slots ?? K) - K)
         var scores = pool.scores
-        var candidates = problem.queries.count * K
+        var candidates = problem.queries.count * K + padding
         var skips: [Skip] = []
 
         // Padding is already -inf. Positives: masked by corpus index (= by exact text, the corpus being distinct).
@@ -82,7 +85,7 @@ public enum NegativeSelection {
         if let ms = options.minScore {
             let bound = Float(ms)
             // Counts -inf slots too (-inf < bound), as the reference does; setting them again is harmless.
-            let skipped = filter { s, _ in s < bound }
+            let skipped = filter { s, _ in s < bound } + padding
             if skipped > 0 { skips.append(Skip(name: "min_score", value: ms, skipped: skipped, candidates: candidates)) }
         }
 

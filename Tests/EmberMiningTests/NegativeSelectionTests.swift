@@ -77,6 +77,22 @@ final class NegativeSelectionTests: XCTestCase {
         XCTAssertEqual(negativeTexts(p2, deep, query: "Q"), ["c"])
     }
 
+    /// A pool deeper than the corpus: padding is never stored, but counted where the reference counts it
+    /// (the denominator, and min_score's count of slots already at -inf). A huge range_max is cheap.
+    func testPaddingIsCountedNotStored() throws {
+        var vectors = ["P": Float(0.9), "a": 0.5, "b": 0.375].mapValues { scored($0) }
+        vectors["Q"] = axis(0)
+        let (problem, result) = try mine([("Q", "P")], extra: ["a", "b"], vectors: vectors,
+                                         options: options { $0.numNegatives = 1; $0.rangeMax = 10; $0.minScore = 0.45 })
+        XCTAssertEqual(negativeTexts(problem, result, query: "Q"), ["a"])
+        // K = 11 slots: P masked, a kept, b below min_score, 8 padding: 10 counted, as the reference counts them.
+        XCTAssertEqual(result.selection.skips, [NegativeSelection.Skip(name: "min_score", value: 0.45, skipped: 10, candidates: 11)])
+        XCTAssertTrue(result.summary.contains("Skipped 10 potential negatives (90.91%) due to the min_score of 0.45."))
+        let (_, huge) = try mine([("Q", "P")], extra: ["a", "b"], vectors: vectors,
+                                 options: options { $0.numNegatives = 1; $0.rangeMax = 1 << 30 })
+        XCTAssertEqual(huge.selection.negatives, result.selection.negatives)
+    }
+
     /// Duplicate anchors: all their positives excluded, the margin against the minimum positive, both
     /// rows carrying the same negatives, grouped order; max_positives counts duplicate rows.
     func testDuplicateAnchors() throws {
@@ -139,5 +155,6 @@ final class NegativeSelectionTests: XCTestCase {
             .hasPrefix("--num-negatives 4 is larger than the rank window: only 3 candidates remain") ?? false)
         XCTAssertNil(error(options { $0.numNegatives = 3; $0.rangeMin = 1; $0.rangeMax = 4 }), "a window equal to N is allowed")
         XCTAssertNotNil(error(options { _ in }, pairs: []))
+        XCTAssertEqual(error(options { $0.numNegatives = Int.max }), "--num-negatives must be at most 1073741824, got \(Int.max)")
     }
 }
