@@ -47,6 +47,12 @@ struct Encode: ParsableCommand {
     @Flag(name: .long, help: "Replace an existing --output file that is not an Ember embeddings file.")
     var overwrite = false
 
+    @Option(name: .long, help: "Text prepended to every input before encoding (e.g. 'query: ').")
+    var prompt: String?
+
+    @Option(name: .long, help: "A prompt by name from the model's config_sentence_transformers.json prompts.")
+    var promptName: String?
+
     func validate() throws {
         try checkBatchSize(batchSize)
         if let truncateDim, truncateDim <= 0 { throw ValidationError("--truncate-dim must be positive, got \(truncateDim)") }
@@ -67,8 +73,10 @@ struct Encode: ParsableCommand {
         let fullDim = model.embeddingDimension
         let dim = truncateDim ?? fullDim
         guard dim <= fullDim else { throw EmberError("--truncate-dim \(dim) exceeds the model's dimension \(fullDim)") }
+        // As the reference's encode: --prompt, else --prompt-name, else the folder's default_prompt_name.
+        let chosen = try model.promptConfig.resolve(prompt: prompt, name: promptName)
         let progress = ProgressBar(total: texts.count, label: "encode", unit: "texts")
-        var values = model.encode(texts, batchSize: batchSize, normalize: !noNormalize) { progress.update($0) }
+        var values = try model.encode(texts, prompt: chosen, batchSize: batchSize, normalize: !noNormalize) { progress.update($0) }
         progress.finish()
         if dim < fullDim {
             values = Normalize.truncated(values, rows: texts.count, fullDim: fullDim, dim: dim, renormalize: !noNormalize)

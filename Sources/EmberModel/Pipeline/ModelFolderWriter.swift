@@ -30,7 +30,8 @@ extension SentenceModel {
         }
         try json(["max_seq_length": maxSequenceLength, "do_lower_case": lowercaseInput], "sentence_bert_config.json")
         try json(["__version__": ["sentence_transformers": "5.1.2", "transformers": "4.57.1", "pytorch": "2.8.0"],
-                  "model_type": "SentenceTransformer", "prompts": [String: String](), "default_prompt_name": NSNull(),
+                  "model_type": "SentenceTransformer", "prompts": promptConfig.prompts,
+                  "default_prompt_name": promptConfig.defaultPromptName ?? NSNull() as Any,
                   "similarity_fn_name": "cosine"] as [String: Any], "config_sentence_transformers.json")
         var modules: [[String: Any]] = [
             ["idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"],

@@ -16,8 +16,8 @@ public struct Pooling: Sendable, Equatable {
 
     public let modes: [Mode]
     public let dimension: Int   // word_embedding_dimension
-    /// `include_prompt`: whether prompt tokens are pooled. Ember prepends no prompt, so both values give
-    /// the same embeddings; it is kept and written back on save.
+    /// `include_prompt`: whether prompt tokens are pooled. When false, the caller passes the prompt's
+    /// length to `forward(…, excludingLeading:)` and those leading tokens are masked, as the reference does.
     public let includePrompt: Bool
 
     public init(modes: [Mode], dimension: Int, includePrompt: Bool = true) {
@@ -78,11 +78,16 @@ public struct Pooling: Sendable, Equatable {
         return Pooling(modes: modes, dimension: dimension, includePrompt: try flag("include_prompt") ?? true)
     }
 
-    /// hidden: [T × H] packed; out: [N × outputDimension].
-    public func forward(_ hidden: UnsafePointer<Float>, sequences: PackedSequences, _ out: UnsafeMutablePointer<Float>) {
+    /// hidden: [T × H] packed; out: [N × outputDimension]. `skip` leading tokens of every sequence are
+    /// masked out as the reference's Pooling masks `attention_mask[:, :prompt_length]` when include_prompt is
+    /// false: mean-type and max modes ignore them (weightedmean keeps the positional weights t+1), cls reads
+    /// token 0 regardless. lasttoken with a skip is refused by the model layer (`SentenceModel.promptLength`).
+    public func forward(_ hidden: UnsafePointer<Float>, sequences: PackedSequences, _ out: UnsafeMutablePointer<Float>,
+                        excludingLeading skip: Int = 0) {
         let H = dimension, D = outputDimension
         for s in 0..<sequences.count {
             let o = sequences.offsets[s], L = sequences.lengths[s]
+            let first = min(max(skip, 0), L)
             var column = 0
             for mode in modes {
                 let dst = out + s * D + column
@@ -92,29 +97,37 @@ public struct Pooling: Sendable, Equatable {
                     dst.update(from: hidden + o * H, count: H)
                 case .lastToken:
                     dst.update(from: hidden + (o + L - 1) * H, count: H)
-                case .max:
+                case .max where first == 0:
                     dst.update(from: hidden + o * H, count: H)
                     for t in 1..<max(L, 1) {
                         let row = hidden + (o + t) * H
                         for j in 0..<H where row[j] > dst[j] { dst[j] = row[j] }
                     }
+                case .max:
+                    // The reference fills masked tokens with -1e9 before the max: an all-masked sequence gives -1e9.
+                    dst.update(repeating: -1e9, count: H)
+                    for t in first..<L {
+                        let row = hidden + (o + t) * H
+                        for j in 0..<H where row[j] > dst[j] { dst[j] = row[j] }
+                    }
                 case .mean, .meanSqrtLength, .weightedMean:
                     dst.update(repeating: 0, count: H)
-                    for t in 0..<L {
+                    for t in first..<L {
                         let weight: Float = mode == .weightedMean ? Float(t + 1) : 1
                         Elementwise.addScaled(hidden + (o + t) * H, alpha: weight, into: dst, count: H)
                     }
-                    Elementwise.scale(dst, by: 1 / max(divisor(mode, length: L), 1e-9), count: H)
+                    Elementwise.scale(dst, by: 1 / max(divisor(mode, length: L, skip: first), 1e-9), count: H)
                 }
             }
         }
     }
 
-    func divisor(_ mode: Mode, length L: Int) -> Float {
+    /// The mask's sum (weighted for weightedmean) over tokens skip..<L.
+    func divisor(_ mode: Mode, length L: Int, skip: Int = 0) -> Float {
         switch mode {
-        case .meanSqrtLength: return Float(L).squareRoot()
-        case .weightedMean: return Float(L * (L + 1) / 2)
-        default: return Float(L)
+        case .meanSqrtLength: return Float(L - skip).squareRoot()
+        case .weightedMean: return Float(L * (L + 1) / 2 - skip * (skip + 1) / 2)
+        default: return Float(L - skip)
         }
     }
 

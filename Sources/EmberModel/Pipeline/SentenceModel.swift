@@ -23,6 +23,9 @@ public final class SentenceModel {
     public let lowercaseInput: Bool
     /// modules.json as read (written back unchanged on save), nil for a plain Hugging Face folder.
     public let modulesJSON: [[String: Any]]?
+    /// config_sentence_transformers.json's prompts and default_prompt_name (written back on save;
+    /// `ember train --prompts` replaces them).
+    public var promptConfig: PromptConfig
     public let warnings: [String]
 
     public var config: BertConfig { encoder.config }
@@ -112,6 +115,7 @@ public final class SentenceModel {
         }
         maxSequenceLength = maxLength
         lowercaseInput = lowercase
+        promptConfig = try PromptConfig.load(folder: folder)
         self.warnings = warnings
     }
 
@@ -121,23 +125,24 @@ public final class SentenceModel {
     }
 
     /// Embeds already-tokenized sequences: [N × embeddingDimension], row-major.
-    public func embed(tokenized: [[Int32]], normalize applyNormalize: Bool? = nil) -> FloatBuffer {
+    /// `promptLength` leading tokens are masked out of pooling (include_prompt false; see `promptLength(_:)`).
+    public func embed(tokenized: [[Int32]], normalize applyNormalize: Bool? = nil, promptLength: Int = 0) -> FloatBuffer {
         let acts = encoder.forward(tokenized)
         let out = FloatBuffer(count: tokenized.count * embeddingDimension)
-        pooling.forward(acts.lastHiddenState, sequences: acts.sequences, out.pointer)
+        pooling.forward(acts.lastHiddenState, sequences: acts.sequences, out.pointer, excludingLeading: promptLength)
         if applyNormalize ?? normalize { Normalize.forward(out.pointer, rows: tokenized.count, dim: embeddingDimension) }
         return out
     }
 
     /// Embeds texts in batches of `batchSize`, calling `progress(done)` after each batch.
     public func encode(_ texts: [String], batchSize: Int = 32, normalize applyNormalize: Bool? = nil,
-                       progress: ((Int) -> Void)? = nil) -> FloatBuffer {
+                       promptLength: Int = 0, progress: ((Int) -> Void)? = nil) -> FloatBuffer {
         let D = embeddingDimension
         let out = FloatBuffer(count: texts.count * D)
         var start = 0
         while start < texts.count {
             let end = min(texts.count, start + max(1, batchSize))
-            let batch = embed(tokenized: texts[start..<end].map(tokenize), normalize: applyNormalize)
+            let batch = embed(tokenized: texts[start..<end].map(tokenize), normalize: applyNormalize, promptLength: promptLength)
             (out.pointer + start * D).update(from: batch.pointer, count: batch.count)
             start = end
             progress?(end)
