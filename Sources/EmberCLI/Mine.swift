@@ -80,7 +80,8 @@ struct Mine: ParsableCommand {
 
         let sentenceModel = try SentenceModel(folder: URL(fileURLWithPath: model))
         sentenceModel.warnings.forEach(warn)
-        try checkPrompts(sentenceModel)
+        // A prompt the folder's pooling cannot honour is refused before anything is encoded.
+        for prompt in [queryPrompt, corpusPrompt] { _ = try sentenceModel.promptLength(prompt) }
         referenceDefaults().forEach(warn)
         let dim = sentenceModel.embeddingDimension
         let cache = try cacheFolder.map { folder -> EmbeddingCache in
@@ -132,14 +133,6 @@ struct Mine: ParsableCommand {
         return names
     }
 
-    /// Prompts are prepended to the text, which is exact only when the folder pools the prompt tokens
-    /// (`include_prompt`, true for the MiniLM family); excluding them is not implemented yet.
-    func checkPrompts(_ model: SentenceModel) throws {
-        if (queryPrompt != nil || corpusPrompt != nil) && !model.pooling.includePrompt {
-            throw EmberError("--query-prompt/--corpus-prompt: \(self.model) pools with include_prompt false, which Ember does not support yet")
-        }
-    }
-
     /// Where the reference would behave differently by default with this folder
     /// (config_sentence_transformers.json): it applies the folder's `query` and `document`/`passage`/`corpus`
     /// prompts when none is given (SEMANTICS.md §2.2), and scores with the folder's similarity function.
@@ -166,13 +159,13 @@ struct Mine: ParsableCommand {
     func embeddings(_ model: SentenceModel, _ texts: [String], prompt: String?, side: String, cache: EmbeddingCache?,
                     notes: inout [String]) throws -> FloatBuffer {
         let dim = model.embeddingDimension
-        guard let cache else { return encode(model, texts, prompt: prompt, label: "encode \(side)") }
+        guard let cache else { return try encode(model, texts, prompt: prompt, label: "encode \(side)") }
         let url = cache.url(side: side, texts: texts, prompt: prompt)
         if let cached = try EmbeddingCache.load(url, rows: texts.count, dim: dim) {
             notes.append("[Cache] Loaded \(side) embeddings from \(url.path) (shape=(\(texts.count), \(dim)))")
             return cached
         }
-        let values = encode(model, texts, prompt: prompt, label: "encode \(side)")
+        let values = try encode(model, texts, prompt: prompt, label: "encode \(side)")
         // Non-finite vectors are an error below; they must not be cached for the next run.
         if values.firstNonFinite() == nil {
             try EmbeddingCache.store(values, rows: texts.count, dim: dim, at: url)
@@ -181,10 +174,10 @@ struct Mine: ParsableCommand {
         return values
     }
 
-    func encode(_ model: SentenceModel, _ texts: [String], prompt: String?, label: String) -> FloatBuffer {
+    /// Prompts are prepended; with include_prompt false their tokens are left out of pooling (model layer).
+    func encode(_ model: SentenceModel, _ texts: [String], prompt: String?, label: String) throws -> FloatBuffer {
         let bar = ProgressBar(total: texts.count, label: label, unit: "texts")
-        let input = prompt.map { p in texts.map { p + $0 } } ?? texts
-        let values = model.encode(input, batchSize: batchSize, normalize: true) { bar.update($0) }
+        let values = try model.encode(texts, prompt: prompt, batchSize: batchSize, normalize: true) { bar.update($0) }
         bar.finish()
         return values
     }
