@@ -19,14 +19,35 @@ struct Evaluate: ParsableCommand {
     @Option(name: .long, help: "Write the metrics JSON here (default: stdout).") var output: String?
     @Option(name: .long, help: "Texts per forward pass.") var batchSize: Int = 64
     @Flag(name: .long, help: "Replace an existing --output file that Ember did not write.") var overwrite = false
+    @Option(name: .long, help: "Retrieval: text prepended to every query (the reference's query_prompt).") var queryPrompt: String?
+    @Option(name: .long, help: "Retrieval: text prepended to every corpus document (the reference's corpus_prompt).") var corpusPrompt: String?
+    @Option(name: .long, help: "STS: text prepended to both sentences of every pair.") var prompt: String?
 
     func validate() throws { try checkBatchSize(batchSize) }
+
+    /// A flag for the other kind of evaluation is refused rather than ignored. With no flag for a side,
+    /// the folder's default_prompt_name applies, as the reference's evaluators encode through `encode`.
+    func prompts(for set: EvaluationSet, _ model: SentenceModel) throws -> EvaluationPrompts {
+        let fallback = try model.promptConfig.resolve(prompt: nil, name: nil)
+        switch set.kind {
+        case .retrieval:
+            if prompt != nil { throw EmberError("--prompt is for --sts; retrieval takes --query-prompt and --corpus-prompt") }
+            return EvaluationPrompts(query: queryPrompt ?? fallback, corpus: corpusPrompt ?? fallback)
+        case .sts:
+            if queryPrompt != nil || corpusPrompt != nil {
+                throw EmberError("--query-prompt/--corpus-prompt are for retrieval; --sts takes --prompt")
+            }
+            return EvaluationPrompts(sts: prompt ?? fallback)
+        }
+    }
 
     func run() throws {
         let sentenceModel = try SentenceModel(folder: URL(fileURLWithPath: model))
         sentenceModel.warnings.forEach(warn)
         let dims = try parseDimensions(truncateDims, flag: "--truncate-dims", modelDimension: sentenceModel.embeddingDimension)
         let set = try EvaluationSet(queries: queries, corpus: corpus, qrels: qrels, sts: sts)
+        let prompts = try prompts(for: set, sentenceModel)
+        for p in [prompts.query, prompts.corpus, prompts.sts] { _ = try sentenceModel.promptLength(p) }
         if let output {
             try OutputFile.check(URL(fileURLWithPath: output), flag: "--output", kind: "a metrics file",
                                  inputs: [("--model", model)] + set.files, overwrite: overwrite) { url in
@@ -38,7 +59,7 @@ struct Evaluate: ParsableCommand {
             try OutputFile.checkWritable(URL(fileURLWithPath: output), flag: "--output")
         }
         var bar: ProgressBar? = nil
-        let results = set.evaluate(sentenceModel, dims: dims, batchSize: batchSize) { done, total in
+        let results = try set.evaluate(sentenceModel, dims: dims, batchSize: batchSize, prompts: prompts) { done, total in
             if bar == nil { bar = ProgressBar(total: total, label: "evaluate", unit: "texts") }
             bar?.update(done)
         }
@@ -65,6 +86,11 @@ func parseDimensions(_ text: String?, flag: String, modelDimension D: Int) throw
         guard seen.insert(d).inserted else { throw EmberError("\(flag): dimension \(d) is listed twice") }
         return d
     }
+}
+
+/// Prompts of an evaluation: query and corpus for retrieval, one for both sides of STS.
+struct EvaluationPrompts {
+    var query: String? = nil, corpus: String? = nil, sts: String? = nil
 }
 
 /// The data of a retrieval or STS evaluation, read and validated once (for `ember evaluate` and for
@@ -136,15 +162,17 @@ struct EvaluationSet {
     /// Metrics per dimension; an undefined one (NaN: constant STS scores, no answerable query) is
     /// reported in a warning naming the file, and written as null.
     /// `progress` (texts encoded, texts to encode) drives a progress bar.
-    func evaluate(_ model: SentenceModel, dims: [Int], batchSize: Int,
-                  progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in }) -> [String: [String: Double]] {
+    func evaluate(_ model: SentenceModel, dims: [Int], batchSize: Int, prompts: EvaluationPrompts = EvaluationPrompts(),
+                  progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> [String: [String: Double]] {
         let results: [String: [String: Double]]
         switch kind {
         case let .retrieval(queries, corpus, relevant):
-            results = Evaluator.retrieval(model: model, queries: queries, corpus: corpus, relevant: relevant, dims: dims,
-                                          batchSize: batchSize, progress: progress)
+            results = try Evaluator.retrieval(model: model, queries: queries, corpus: corpus, relevant: relevant, dims: dims,
+                                              batchSize: batchSize, queryPrompt: prompts.query, corpusPrompt: prompts.corpus,
+                                              progress: progress)
         case let .sts(pairs):
-            results = Evaluator.sts(model: model, pairs: pairs, dims: dims, batchSize: batchSize, progress: progress)
+            results = try Evaluator.sts(model: model, pairs: pairs, dims: dims, batchSize: batchSize, prompt: prompts.sts,
+                                        progress: progress)
         }
         for dim in dims.map(String.init) {
             let undefined = (results[dim] ?? [:]).filter { !$0.value.isFinite }.keys.sorted()

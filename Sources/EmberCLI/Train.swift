@@ -158,7 +158,7 @@ struct Train: ParsableCommand {
         @discardableResult
         func evaluate(step: Int, label: String? = nil) throws -> [String: [String: Double]]? {
             guard let evaluation else { return nil }
-            let results = evaluation.evaluate(sentenceModel)
+            let results = try evaluation.evaluate(sentenceModel)
             try logLine(JSONOutput.string(["step": step, "eval": results]))
             progress.print(evaluation.summary(step: step, results, label: label))
             // A checkpoint is saved right after this evaluation: it becomes the best if its metric improved.

@@ -40,8 +40,8 @@ struct TrainEvaluation {
         bestMetric = try BestModelMetric(parsing: metric ?? headline, dims: dims, available: names)
     }
 
-    func evaluate(_ model: SentenceModel) -> [String: [String: Double]] {
-        set.evaluate(model, dims: dims, batchSize: 64)
+    func evaluate(_ model: SentenceModel) throws -> [String: [String: Double]] {
+        try set.evaluate(model, dims: dims, batchSize: 64)
     }
 
     /// One line on stderr: the main metric at the largest dimension (and the best-model metric if other).

@@ -73,4 +73,62 @@ final class PromptCLITests: XCTestCase {
         XCTAssertNotEqual(prompted, try encode(dir, model: excluding, input: byHand))
         XCTAssertNotEqual(prompted, try encode(dir, model: excluding, input: plain))
     }
+
+    /// Writes {"id", "text"} lines.
+    func records(_ dir: URL, _ name: String, _ texts: [String]) throws -> String {
+        let url = dir.appendingPathComponent(name)
+        let lines = texts.enumerated().map { i, t in
+            String(decoding: try! JSONSerialization.data(withJSONObject: ["id": "\(name.prefix(1))\(i)", "text": t]), as: UTF8.self)
+        }
+        try (lines.joined(separator: "\n") + "\n").write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    func evaluate(_ arguments: [String]) throws -> String {
+        let r = try ember(["evaluate", "--model", CLITests.tinyBert, "--truncate-dims", "32,8"] + arguments)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r.stdout
+    }
+
+    /// The reference InformationRetrievalEvaluator's query_prompt/corpus_prompt: metrics equal those of
+    /// the same files with the prompts prepended by hand, each to its own side.
+    func testEvaluateRetrievalPrompts() throws {
+        let dir = try temporaryFolder()
+        let queries = ["the cat", "a short text", "anchor", "negative and positive"]
+        let corpus = ["the cat is in the text", "a short text of a dog", "anchor and positive", "negative text", "the positive", "in and to"]
+        let (qp, cp) = ("a short text: ", "the text: ")
+        let qrels = dir.appendingPathComponent("q.jsonl").path
+        try (0..<4).map { #"{"query_id": "q\#($0)", "corpus_id": "c\#($0)", "score": 1}"# }.joined(separator: "\n")
+            .write(toFile: qrels, atomically: true, encoding: .utf8)
+        func files(_ q: [String], _ c: [String]) throws -> [String] {
+            let sub = dir.appendingPathComponent(UUID().uuidString)
+            try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+            return ["--queries", try records(sub, "q.jsonl", q), "--corpus", try records(sub, "c.jsonl", c), "--qrels", qrels]
+        }
+        let plain = try files(queries, corpus)
+        let both = try evaluate(plain + ["--query-prompt", qp, "--corpus-prompt", cp])
+        XCTAssertEqual(both, try evaluate(try files(queries.map { qp + $0 }, corpus.map { cp + $0 })))
+        let queryOnly = try evaluate(plain + ["--query-prompt", qp])
+        XCTAssertEqual(queryOnly, try evaluate(try files(queries.map { qp + $0 }, corpus)))
+        XCTAssertNotEqual(both, queryOnly)
+        try expectFailure(["evaluate", "--model", CLITests.tinyBert] + plain + ["--prompt", qp], mentioning: "--prompt is for --sts")
+    }
+
+    func testEvaluateStsPrompt() throws {
+        let dir = try temporaryFolder()
+        let pairs = [("the cat", "a cat", 0.9), ("anchor", "negative text", 0.1), ("a short text", "short text", 0.8), ("in the", "and of", 0.3)]
+        func sts(_ p: String) throws -> String {
+            let url = dir.appendingPathComponent(UUID().uuidString + ".jsonl")
+            let lines = pairs.map { a, b, s in
+                String(decoding: try! JSONSerialization.data(withJSONObject: ["sentence1": p + a, "sentence2": p + b, "score": s]), as: UTF8.self)
+            }
+            try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+            return url.path
+        }
+        let plain = try sts("")
+        let prompted = try evaluate(["--sts", plain, "--prompt", prompt])
+        XCTAssertEqual(prompted, try evaluate(["--sts", try sts(prompt)]))
+        XCTAssertNotEqual(prompted, try evaluate(["--sts", plain]))
+        try expectFailure(["evaluate", "--model", CLITests.tinyBert, "--sts", plain, "--query-prompt", prompt], mentioning: "--query-prompt/--corpus-prompt are for retrieval")
+    }
 }

@@ -31,7 +31,7 @@ final class EvaluationTests: XCTestCase {
         let corpus = texts.enumerated().map { (id: "d\($0.offset)", text: $0.element) }
         let queries = texts.enumerated().map { (id: "q\($0.offset)", text: $0.element) }
         let relevant = Dictionary(uniqueKeysWithValues: texts.indices.map { ("q\($0)", Set(["d\($0)"])) })
-        let result = Evaluator.retrieval(model: model, queries: queries, corpus: corpus, relevant: relevant, dims: [32, 8])
+        let result = try Evaluator.retrieval(model: model, queries: queries, corpus: corpus, relevant: relevant, dims: [32, 8])
         XCTAssertEqual(Set(result.keys), ["32", "8"])
         XCTAssertEqual(result["32"]!["ndcg@10"]!, 1, accuracy: 1e-9)
         XCTAssertEqual(result["32"]!["accuracy@1"]!, 1, accuracy: 1e-9)

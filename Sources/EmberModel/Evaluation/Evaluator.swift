@@ -9,16 +9,18 @@ public enum Evaluator {
     /// (recall, ndcg, map), as the reference counts them. A query none of whose relevant documents is in
     /// the corpus has undefined metrics and is left out (the caller warns); with no query left every
     /// metric is NaN (written as null). Returns metrics keyed by dimension (as a string), then metric name.
+    /// `queryPrompt`/`corpusPrompt` are the reference InformationRetrievalEvaluator's `query_prompt` and
+    /// `corpus_prompt`: prepended before encoding (pooled per the folder's include_prompt).
     public static func retrieval(model: SentenceModel, queries: [(id: String, text: String)], corpus: [(id: String, text: String)],
                                  relevant: [String: Set<String>], dims: [Int], batchSize: Int = 64,
-                                 metrics: RetrievalMetrics = RetrievalMetrics(),
-                                 progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in }) -> [String: [String: Double]] {
+                                 metrics: RetrievalMetrics = RetrievalMetrics(), queryPrompt: String? = nil, corpusPrompt: String? = nil,
+                                 progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> [String: [String: Double]] {
         let corpusIndex = Dictionary(corpus.enumerated().map { ($1.id, $0) }, uniquingKeysWith: { first, _ in first })
         let scored = queries.filter { (relevant[$0.id] ?? []).contains { corpusIndex[$0] != nil } }
         let D = model.embeddingDimension
         let texts = scored.count + corpus.count
-        let queryEmbeddings = model.encode(scored.map(\.text), batchSize: batchSize) { progress($0, texts) }
-        let corpusEmbeddings = model.encode(corpus.map(\.text), batchSize: batchSize) { progress(scored.count + $0, texts) }
+        let queryEmbeddings = try model.encode(scored.map(\.text), prompt: queryPrompt, batchSize: batchSize) { progress($0, texts) }
+        let corpusEmbeddings = try model.encode(corpus.map(\.text), prompt: corpusPrompt, batchSize: batchSize) { progress(scored.count + $0, texts) }
         // Ids missing from the corpus become distinct negative indices: never ranked, still counted.
         let relevantSets = scored.map { query in
             Set(relevant[query.id]!.sorted().enumerated().map { corpusIndex[$0.element] ?? -1 - $0.offset })
@@ -46,12 +48,14 @@ public enum Evaluator {
         return result
     }
 
-    /// STS: Pearson and Spearman correlation between cosine similarity and the gold scores.
+    /// STS: Pearson and Spearman correlation between cosine similarity and the gold scores. `prompt`
+    /// (an Ember addition: the reference's EmbeddingSimilarityEvaluator takes none) goes before both sentences.
     public static func sts(model: SentenceModel, pairs: [(String, String, Double)], dims: [Int], batchSize: Int = 64,
-                           progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in }) -> [String: [String: Double]] {
+                           prompt: String? = nil,
+                           progress: @escaping (_ done: Int, _ total: Int) -> Void = { _, _ in }) throws -> [String: [String: Double]] {
         let D = model.embeddingDimension
-        let a = model.encode(pairs.map(\.0), batchSize: batchSize) { progress($0, 2 * pairs.count) }
-        let b = model.encode(pairs.map(\.1), batchSize: batchSize) { progress(pairs.count + $0, 2 * pairs.count) }
+        let a = try model.encode(pairs.map(\.0), prompt: prompt, batchSize: batchSize) { progress($0, 2 * pairs.count) }
+        let b = try model.encode(pairs.map(\.1), prompt: prompt, batchSize: batchSize) { progress(pairs.count + $0, 2 * pairs.count) }
         var result: [String: [String: Double]] = [:]
         for dim in dims {
             let ta = Normalize.truncated(a, rows: pairs.count, fullDim: D, dim: dim), tb = Normalize.truncated(b, rows: pairs.count, fullDim: D, dim: dim)
