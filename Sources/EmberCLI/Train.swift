@@ -15,6 +15,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Training data: .jsonl, .csv or .tsv (anchor, positive, negatives…).") var data: String
     @Option(name: .long, help: "Output folder (a sentence-transformers model folder).") var output: String
     @Option(name: .long, help: "Columns to use, in order (comma-separated).") var columns: String?
+    @Option(name: .long, help: "Prompts: a JSON object column → prompt, or one prompt for every column (saved in the model's prompts).") var prompts: String?
 
     @Option(name: .long, help: "mnrl | mnrl-symmetric | gist") var loss: String = "mnrl"
     @Option(name: .long, help: "MNRL scale (1/temperature).") var scale: Double = 20
@@ -92,7 +93,12 @@ struct Train: ParsableCommand {
         }
         let sentenceModel = try SentenceModel(folder: resumeURL ?? URL(fileURLWithPath: model))
         sentenceModel.warnings.forEach(warn)
-        let trainingData = try TrainingData.load(URL(fileURLWithPath: data), columns: columns.map { $0.split(separator: ",").map(String.init) })
+        var trainingData = try TrainingData.load(URL(fileURLWithPath: data), columns: columns.map { $0.split(separator: ",").map(String.init) })
+        if let prompts {
+            let columnPrompts = try TrainPrompts.parse(prompts, columns: trainingData.columnNames, data: data)
+            trainingData = try TrainPrompts.apply(columnPrompts, to: trainingData, model: sentenceModel, modelPath: model)
+            TrainPrompts.record(columnPrompts, in: sentenceModel)
+        }
         let lossFunction = try makeLoss(dimension: sentenceModel.embeddingDimension)
         let evaluation = try makeEvaluation(dimension: sentenceModel.embeddingDimension, saveSteps: c.saveSteps)
         var inputs: [RunFolder.Input] = [("--model", model), ("--data", data)] + (evaluation?.set.files ?? [])

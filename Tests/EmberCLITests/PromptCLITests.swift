@@ -131,4 +131,56 @@ final class PromptCLITests: XCTestCase {
         XCTAssertNotEqual(prompted, try evaluate(["--sts", plain]))
         try expectFailure(["evaluate", "--model", CLITests.tinyBert, "--sts", plain, "--query-prompt", prompt], mentioning: "--query-prompt/--corpus-prompt are for retrieval")
     }
+
+    /// `ember train --prompts`: the trained weights equal those of training on hand-prompted data, and the
+    /// prompts are saved per column in config_sentence_transformers.json (the reference's key).
+    func testTrainPromptsArePrependedPerColumnAndSaved() throws {
+        let dir = try temporaryFolder()
+        let pairs = [("the cat", "a cat is in the text"), ("anchor", "positive text"), ("a short text", "short texts"),
+                     ("in the", "and of the"), ("negative", "a negative text"), ("to the cat", "the cat to")]
+        let (ap, pp) = ("a short text: ", "the text: ")
+        func data(_ a: String, _ p: String) throws -> String {
+            let url = dir.appendingPathComponent(UUID().uuidString + ".jsonl")
+            let lines = pairs.map { x, y in String(decoding: try! JSONSerialization.data(withJSONObject: ["anchor": a + x, "positive": p + y], options: .sortedKeys), as: UTF8.self) }
+            try lines.joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+            return url.path
+        }
+        func train(_ data: String, _ extra: [String] = [], model: String = CLITests.tinyBert) throws -> URL {
+            let out = dir.appendingPathComponent("run-" + UUID().uuidString.prefix(8))
+            let r = try ember(["train", "--model", model, "--data", data, "--output", out.path, "--batch-size", "3",
+                               "--max-steps", "2", "--lr", "1e-3", "--seed", "3"] + extra)
+            XCTAssertEqual(r.status, 0, r.stderr)
+            return out
+        }
+        func weights(_ run: URL) throws -> Data { try Data(contentsOf: run.appendingPathComponent("model.safetensors")) }
+        func savedPrompts(_ run: URL) throws -> [String: String]? {
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("config_sentence_transformers.json"))) as? [String: Any]
+            return object?["prompts"] as? [String: String]
+        }
+        let plain = try data("", "")
+        let prompted = try train(plain, ["--prompts", #"{"anchor": "\#(ap)", "positive": "\#(pp)"}"#])
+        let byHand = try train(try data(ap, pp))
+        XCTAssertEqual(try weights(prompted), try weights(byHand))
+        XCTAssertNotEqual(try weights(prompted), try weights(try train(plain)))
+        XCTAssertEqual(try savedPrompts(prompted), ["anchor": ap, "positive": pp])
+        XCTAssertEqual(try savedPrompts(byHand), [:])
+        // One prompt for every column, unquoted or as a JSON string.
+        let everywhere = try train(plain, ["--prompts", ap])
+        XCTAssertEqual(try weights(everywhere), try weights(try train(try data(ap, ap))))
+        XCTAssertEqual(try savedPrompts(everywhere), ["anchor": ap, "positive": ap])
+        XCTAssertEqual(try weights(try train(plain, ["--prompts", "\"\(ap)\""])), try weights(everywhere))
+        // The saved folder embeds with --prompt-name COLUMN exactly as with the prompt itself.
+        let texts = try lines(dir, "t.txt", ["the cat", "a short text"])
+        XCTAssertEqual(try encode(dir, model: prompted.path, input: texts, ["--prompt-name", "anchor"]),
+                       try encode(dir, model: prompted.path, input: texts, ["--prompt", ap]))
+
+        let out = dir.appendingPathComponent("bad").path
+        let base = ["train", "--model", CLITests.tinyBert, "--data", plain, "--output", out, "--max-steps", "1"]
+        try expectFailure(base + ["--prompts", #"{"question": "q: "}"#], mentioning: "--prompts: 'question' is not a training column")
+        try expectFailure(base + ["--prompts", #"{"anchor": 3}"#], mentioning: "--prompts: not a JSON object")
+        let excluding = try promptedModel(dir, config: "{}", includePrompt: false)
+        try expectFailure(["train", "--model", excluding, "--data", plain, "--output", out, "--max-steps", "1", "--prompts", ap],
+                          mentioning: "include_prompt false")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+    }
 }
