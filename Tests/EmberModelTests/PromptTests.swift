@@ -36,6 +36,8 @@ final class PromptTests: XCTestCase {
             let skip = try model.promptLength(prompt)
             XCTAssertEqual(skip, promptIds.count - 1)
             XCTAssertEqual(skip, 5, "[CLS] a short text [UNK]")
+            XCTAssertEqual(try model.promptLength(""), 0, "an empty prompt masks nothing, not even [CLS]")
+            XCTAssertEqual(try model.encode(texts, prompt: "").array, model.encode(texts).array)
             let prompted = try model.encode(texts, prompt: prompt, normalize: false)
             for (i, text) in texts.enumerated() {
                 let ids = model.tokenize(prompt + text)

@@ -62,10 +62,11 @@ public struct PromptConfig: Equatable, Sendable {
 extension SentenceModel {
     /// How many leading tokens pooling must skip for `prompt`: 0 when include_prompt is true, else the
     /// reference's `prompt_length` — the prompt's token count without the trailing [SEP] ([CLS] included).
+    /// An empty prompt masks nothing, as in the reference since v3 (`if prompt is not None and len(prompt) > 0`).
     /// lasttoken pooling is refused with include_prompt false: the reference's masked index arithmetic
     /// there is not a pooling anyone trains with, and guessing it would silently diverge.
     public func promptLength(_ prompt: String?) throws -> Int {
-        guard let prompt, !pooling.includePrompt else { return 0 }
+        guard let prompt, !prompt.isEmpty, !pooling.includePrompt else { return 0 }
         if pooling.modes.contains(.lastToken) {
             throw EmberError("\(folder.path): lasttoken pooling with include_prompt false is not supported with a prompt")
         }
