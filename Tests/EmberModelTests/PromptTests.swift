@@ -60,7 +60,18 @@ final class PromptTests: XCTestCase {
                 }
             }
             let included = try tinyBert(modes: [mode], include: true)
+            XCTAssertEqual(try included.promptLength(prompt), 0)
             XCTAssertNotEqual(prompted.array, try included.encode(texts, prompt: prompt, normalize: false).array, mode)
+        }
+    }
+
+    /// sentence-transformers versions disagree on cls/lasttoken with a masked prompt: refused, not guessed.
+    func testClsAndLastTokenWithIncludePromptFalseAreRefused() throws {
+        for mode in ["pooling_mode_cls_token", "pooling_mode_lasttoken"] {
+            let model = try tinyBert(modes: [mode, "pooling_mode_mean_tokens"], include: false)
+            XCTAssertThrowsError(try model.encode(texts, prompt: prompt)) { XCTAssertTrue("\($0)".contains("include_prompt false"), "\($0)") }
+            XCTAssertNoThrow(try model.encode(texts, prompt: ""))
+            XCTAssertNoThrow(try tinyBert(modes: [mode], include: true).encode(texts, prompt: prompt))
         }
     }
 

@@ -80,8 +80,9 @@ public struct Pooling: Sendable, Equatable {
 
     /// hidden: [T × H] packed; out: [N × outputDimension]. `skip` leading tokens of every sequence are
     /// masked out as the reference's Pooling masks `attention_mask[:, :prompt_length]` when include_prompt is
-    /// false: mean-type and max modes ignore them (weightedmean keeps the positional weights t+1), cls reads
-    /// token 0 regardless. lasttoken with a skip is refused by the model layer (`SentenceModel.promptLength`).
+    /// false: mean-type and max modes ignore them (weightedmean keeps the positional weights t+1; an
+    /// all-masked max is -1e9 as in v3–v5, 6.x gives -inf). cls and lasttoken with a skip are refused by
+    /// the model layer (`SentenceModel.promptLength`), so they never see one here.
     public func forward(_ hidden: UnsafePointer<Float>, sequences: PackedSequences, _ out: UnsafeMutablePointer<Float>,
                         excludingLeading skip: Int = 0) {
         let H = dimension, D = outputDimension

@@ -63,12 +63,14 @@ extension SentenceModel {
     /// How many leading tokens pooling must skip for `prompt`: 0 when include_prompt is true, else the
     /// reference's `prompt_length` — the prompt's token count without the trailing [SEP] ([CLS] included).
     /// An empty prompt masks nothing, as in the reference since v3 (`if prompt is not None and len(prompt) > 0`).
-    /// lasttoken pooling is refused with include_prompt false: the reference's masked index arithmetic
-    /// there is not a pooling anyone trains with, and guessing it would silently diverge.
+    /// cls and lasttoken pooling are refused with include_prompt false: sentence-transformers' versions
+    /// disagree there (v3–v5 read token 0 for cls, 6.x the first token after the prompt; lasttoken's masked
+    /// index arithmetic changed too), so no choice would match every reader of the folder.
     public func promptLength(_ prompt: String?) throws -> Int {
         guard let prompt, !prompt.isEmpty, !pooling.includePrompt else { return 0 }
-        if pooling.modes.contains(.lastToken) {
-            throw EmberError("\(folder.path): lasttoken pooling with include_prompt false is not supported with a prompt")
+        if let mode = pooling.modes.first(where: { $0 == .cls || $0 == .lastToken }) {
+            let name = mode == .cls ? "cls" : "lasttoken"
+            throw EmberError("\(folder.path): \(name) pooling with include_prompt false is not supported with a prompt (sentence-transformers versions disagree on it)")
         }
         return tokenize(prompt).count - 1
     }
