@@ -183,4 +183,39 @@ final class PromptCLITests: XCTestCase {
                           mentioning: "include_prompt false")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
+
+    /// `ember mine` on an include_prompt false folder: a positive's score is the cosine of the anchor and the
+    /// positive as `ember encode --prompt` embeds them; a pooling that cannot mask a prompt is refused first.
+    func testMineWithIncludePromptFalse() throws {
+        let dir = try temporaryFolder()
+        let pairs = [("the cat", "a cat is in the text"), ("anchor", "positive text"), ("a short text", "short texts"), ("in the", "and of the")]
+        let data = dir.appendingPathComponent("pairs.jsonl")
+        try pairs.map { #"{"anchor": "\#($0.0)", "positive": "\#($0.1)"}"# }.joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        let model = try promptedModel(dir, config: "{}", includePrompt: false)
+        let (qp, cp) = ("a short text: ", "the text: ")
+        let out = dir.appendingPathComponent("mined.jsonl")
+        let r = try ember(["mine", "--model", model, "--data", data.path, "--output", out.path, "--output-format", "n-tuple",
+                           "--output-scores", "--num-negatives", "1", "--query-prompt", qp, "--corpus-prompt", cp])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = try String(contentsOf: out, encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        XCTAssertFalse(rows.isEmpty)
+        func vectors(_ texts: [String], _ p: String) throws -> [[Double]] {
+            try encode(dir, model: model, input: try lines(dir, UUID().uuidString + ".txt", texts), ["--prompt", p])
+                .split(separator: "\n").map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [Double] }
+        }
+        let anchors = try vectors(rows.map { $0["anchor"] as! String }, qp), positives = try vectors(rows.map { $0["positive"] as! String }, cp)
+        for (i, row) in rows.enumerated() {
+            let cosine = zip(anchors[i], positives[i]).reduce(0) { $0 + $1.0 * $1.1 }
+            XCTAssertEqual((row["scores"] as! [Double])[0], cosine, accuracy: 1e-5, "row \(i)")
+        }
+        let cls = dir.appendingPathComponent("cls")
+        try FileManager.default.copyItem(atPath: model, toPath: cls.path)
+        try Data(#"{"embedding_dimension": 32, "pooling_mode": "cls", "include_prompt": false}"#.utf8).write(to: cls.appendingPathComponent("1_Pooling/config.json"))
+        let refused = dir.appendingPathComponent("refused.jsonl")
+        try expectFailure(["mine", "--model", cls.path, "--data", data.path, "--output", refused.path, "--query-prompt", qp],
+                          mentioning: "cls pooling with include_prompt false")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: refused.path))
+    }
 }
