@@ -15,11 +15,17 @@ config_sentence_transformers.json prompts {"query": PROMPT, "document": ""} and 
 model.encode(texts, prompt_name="document"), and the prompts the library read back.
 
 Writes Tests/Fixtures/prompt_parity.json (floats as exact float64 numbers of the float32 output).
+
+With --ember PATH it also checks (no fixture) that a folder trained by `ember train --prompts` saves prompts
+sentence-transformers reads back: SentenceTransformer(OUT).prompts holds them and
+encode(texts, prompt_name="anchor") equals `ember encode --prompt-name anchor` (max |diff| <= 1e-6).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -35,8 +41,32 @@ TEXTS = ["the cat is in the text", "anchor and positive", "negative", "A Short T
 MODES = ["mean", "mean_sqrt_len_tokens", "weightedmean", "max"]
 
 
+def check_trained(ember: str, tiny: Path) -> None:
+    prompts = {"anchor": PROMPT, "positive": "the text: "}
+    with tempfile.TemporaryDirectory() as tmp:
+        pairs, probes, out, emb = (Path(tmp) / n for n in ("pairs.jsonl", "probes.txt", "run", "e.jsonl"))
+        pairs.write_text("".join(json.dumps({"anchor": a, "positive": b}) + "\n" for a, b in zip(TEXTS, reversed(TEXTS))))
+        probes.write_text("\n".join(TEXTS) + "\n")
+        subprocess.run([ember, "train", "--model", str(tiny), "--data", str(pairs), "--output", str(out), "--batch-size", "2",
+                        "--max-steps", "2", "--lr", "1e-3", "--prompts", json.dumps(prompts)], check=True, capture_output=True)
+        subprocess.run([ember, "encode", "--model", str(out), "--input", str(probes), "--output", str(emb),
+                        "--prompt-name", "anchor"], check=True, capture_output=True)
+        model = SentenceTransformer(str(out), device="cpu")
+        assert all(model.prompts.get(k) == v for k, v in prompts.items()), model.prompts
+        ours = [json.loads(line) for line in emb.read_text().splitlines()]
+        theirs = model.encode(TEXTS, prompt_name="anchor").tolist()
+        diff = max(abs(x - y) for a, b in zip(ours, theirs) for x, y in zip(a, b))
+        assert diff <= 1e-6, diff
+        print(f"trained folder: prompts read back {model.prompts}; encode(prompt_name='anchor') max |diff| {diff:.1e}")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ember", help="an ember executable: also check a folder trained with --prompts")
+    args = parser.parse_args()
     tiny = Path(find_tiny_dir())
+    if args.ember:
+        check_trained(args.ember, tiny)
     out: dict = {"versions": versions(), "prompt": PROMPT, "texts": TEXTS, "include_prompt_false": {}}
     with tempfile.TemporaryDirectory() as tmp:
         for mode in MODES:
