@@ -94,11 +94,7 @@ struct Train: ParsableCommand {
         let sentenceModel = try SentenceModel(folder: resumeURL ?? URL(fileURLWithPath: model))
         sentenceModel.warnings.forEach(warn)
         var trainingData = try TrainingData.load(URL(fileURLWithPath: data), columns: columns.map { $0.split(separator: ",").map(String.init) })
-        if let prompts {
-            let columnPrompts = try TrainPrompts.parse(prompts, columns: trainingData.columnNames, data: data)
-            trainingData = try TrainPrompts.apply(columnPrompts, to: trainingData, model: sentenceModel, modelPath: model)
-            TrainPrompts.record(columnPrompts, in: sentenceModel)
-        }
+        let columnPrompts = try prompts.map { try TrainPrompts.parse($0, columns: trainingData.columnNames, data: data) } ?? [:]
         let lossFunction = try makeLoss(dimension: sentenceModel.embeddingDimension)
         let evaluation = try makeEvaluation(dimension: sentenceModel.embeddingDimension, saveSteps: c.saveSteps)
         var inputs: [RunFolder.Input] = [("--model", model), ("--data", data)] + (evaluation?.set.files ?? [])
@@ -123,7 +119,11 @@ struct Train: ParsableCommand {
         } else if lossFunction.needsGuide {
             throw EmberError("--guide is required for --loss \(loss)")
         }
+        let prompted = try TrainPrompts.apply(columnPrompts, to: trainingData, model: sentenceModel, guide: guideEmbedder?.model)
+        trainingData = prompted.0
+        TrainPrompts.record(columnPrompts, in: sentenceModel)
         let trainer = try Trainer(model: sentenceModel, loss: lossFunction, data: trainingData, configuration: c, guide: guideEmbedder)
+        trainer.engine.promptLengths = prompted.promptLengths
         if let resumeURL { try trainer.resume(from: resumeURL) }
         let progress = ProgressBar(total: trainer.totalSteps, label: "train", unit: "steps", done: trainer.completedSteps)
         let logURL = log.map { URL(fileURLWithPath: $0) } ?? outputURL.appendingPathComponent("metrics.jsonl")

@@ -32,16 +32,20 @@ enum TrainPrompts {
         return Dictionary(uniqueKeysWithValues: columns.map { ($0, prompt) })
     }
 
-    /// The data with each column's prompt prepended. The model must pool the prompt's tokens:
-    /// prompt-masked pooling (include_prompt false) has no backward pass in Ember's trainer yet.
-    static func apply(_ prompts: [String: String], to data: TrainingData, model: SentenceModel, modelPath: String) throws -> TrainingData {
-        guard !prompts.isEmpty else { return data }
-        guard model.pooling.includePrompt else {
-            throw EmberError("--prompts: \(modelPath) pools with include_prompt false, which Ember cannot train with prompts yet")
+    /// The data with each column's prompt prepended, and per column the prompt tokens pooling must skip
+    /// (the reference's `<column>_prompt_length`, nonzero only when include_prompt is false; refused for cls
+    /// and lasttoken pooling, see `SentenceModel.promptLength`). A guide that would have to mask a prompt
+    /// is refused: its pooling runs through `encode`, which has no per-column prompt lengths.
+    static func apply(_ prompts: [String: String], to data: TrainingData, model: SentenceModel,
+                      guide: SentenceModel?) throws -> (TrainingData, promptLengths: [Int]) {
+        guard !prompts.isEmpty else { return (data, []) }
+        if let guide, !guide.pooling.includePrompt, prompts.values.contains(where: { !$0.isEmpty }) {
+            throw EmberError("--prompts: the --guide folder pools with include_prompt false, which Ember cannot guide with prompts yet")
         }
         let prefixes = data.columnNames.map { prompts[$0] ?? "" }
+        let lengths = try prefixes.map { try model.promptLength($0) }
         let rows = data.rows.map { row in zip(prefixes, row).map { $0 + $1 } }
-        return TrainingData(columnNames: data.columnNames, rows: rows, lineNumbers: data.lineNumbers)
+        return (TrainingData(columnNames: data.columnNames, rows: rows, lineNumbers: data.lineNumbers), lengths)
     }
 
     /// Saved in config_sentence_transformers.json as `prompts`, keyed by column name, beside the folder's

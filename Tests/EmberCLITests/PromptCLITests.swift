@@ -178,9 +178,21 @@ final class PromptCLITests: XCTestCase {
         let base = ["train", "--model", CLITests.tinyBert, "--data", plain, "--output", out, "--max-steps", "1"]
         try expectFailure(base + ["--prompts", #"{"question": "q: "}"#], mentioning: "--prompts: 'question' is not a training column")
         try expectFailure(base + ["--prompts", #"{"anchor": 3}"#], mentioning: "--prompts: not a JSON object")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        // include_prompt false: the prompt's tokens leave pooling in training too, so the weights differ
+        // from training the same folder with include_prompt true; GradCache replays the same masking.
         let excluding = try promptedModel(dir, config: "{}", includePrompt: false)
-        try expectFailure(["train", "--model", excluding, "--data", plain, "--output", out, "--max-steps", "1", "--prompts", ap],
-                          mentioning: "include_prompt false")
+        let including = try promptedModel(dir, config: "{}", includePrompt: true)
+        let masked = try train(plain, ["--prompts", ap], model: excluding)
+        XCTAssertNotEqual(try weights(masked), try weights(try train(plain, ["--prompts", ap], model: including)))
+        XCTAssertNotEqual(try weights(masked), try weights(try train(plain, model: excluding)))
+        let cached = try train(plain, ["--prompts", ap, "--mini-batch-size", "1"], model: excluding)
+        XCTAssertNotEqual(try weights(cached), try weights(try train(plain, ["--mini-batch-size", "1"], model: excluding)))
+        let cls = URL(fileURLWithPath: excluding).deletingLastPathComponent().appendingPathComponent("cls")
+        try FileManager.default.copyItem(atPath: excluding, toPath: cls.path)
+        try Data(#"{"embedding_dimension": 32, "pooling_mode": "cls", "include_prompt": false}"#.utf8).write(to: cls.appendingPathComponent("1_Pooling/config.json"))
+        try expectFailure(["train", "--model", cls.path, "--data", plain, "--output", out, "--max-steps", "1", "--prompts", ap],
+                          mentioning: "cls pooling with include_prompt false")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 

@@ -103,24 +103,27 @@ final class BackwardTests: XCTestCase {
         let sequences = PackedSequences(lengths: lengths)
         let T = sequences.tokenCount
         let hidden = rng.floats(T * H)
+        // skip: leading tokens masked out (include_prompt false); 5 masks every token of every sequence.
+        for skip in [0, 2, 5] {
         for modes in [[Pooling.Mode.mean], [.cls], [.max], [.meanSqrtLength], [.weightedMean], [.lastToken], [.cls, .mean, .max]] {
             let pooling = Pooling(modes: modes, dimension: H)
             let D = pooling.outputDimension
             let w = rng.floats(lengths.count * D)
             func loss(_ x: [Double]) -> Double {
                 var pooled = [Float](repeating: 0, count: lengths.count * D)
-                pooling.forward(x.map(Float.init), sequences: sequences, &pooled)
+                pooling.forward(x.map(Float.init), sequences: sequences, &pooled, excludingLeading: skip)
                 Normalize.forward(&pooled, rows: lengths.count, dim: D)
                 return zip(pooled, w).reduce(0) { $0 + Double($1.0) * Double($1.1) }
             }
             var pooled = [Float](repeating: 0, count: lengths.count * D)
-            pooling.forward(hidden, sequences: sequences, &pooled)
+            pooling.forward(hidden, sequences: sequences, &pooled, excludingLeading: skip)
             var dPooled = [Float](repeating: 0, count: pooled.count)
             Normalize.backward(pooled, w, &dPooled, rows: lengths.count, dim: D)
             var dHidden = [Float](repeating: 0, count: T * H)
-            pooling.backward(hidden, sequences: sequences, dPooled: dPooled, dHidden: &dHidden)
+            pooling.backward(hidden, sequences: sequences, dPooled: dPooled, dHidden: &dHidden, excludingLeading: skip)
             let fd = finiteDifference(hidden.map(Double.init), h: 1e-3, loss)
-            for i in 0..<dHidden.count { XCTAssertEqual(Double(dHidden[i]), fd[i], accuracy: 2e-3, "\(modes) dHidden[\(i)]") }
+            for i in 0..<dHidden.count { XCTAssertEqual(Double(dHidden[i]), fd[i], accuracy: 2e-3, "\(modes) skip \(skip) dHidden[\(i)]") }
+        }
         }
     }
 

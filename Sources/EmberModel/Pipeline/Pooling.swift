@@ -82,7 +82,7 @@ public struct Pooling: Sendable, Equatable {
     /// masked out as the reference's Pooling masks `attention_mask[:, :prompt_length]` when include_prompt is
     /// false: mean-type and max modes ignore them (weightedmean keeps the positional weights t+1; an
     /// all-masked max is -1e9 as in v3–v5, 6.x gives -inf). cls and lasttoken with a skip are refused by
-    /// the model layer (`SentenceModel.promptLength`), so they never see one here.
+    /// the model layer (`SentenceModel.promptLength`), so they never see one here; `backward` takes the same skip.
     public func forward(_ hidden: UnsafePointer<Float>, sequences: PackedSequences, _ out: UnsafeMutablePointer<Float>,
                         excludingLeading skip: Int = 0) {
         let H = dimension, D = outputDimension
@@ -133,26 +133,29 @@ public struct Pooling: Sendable, Equatable {
     }
 
     /// Given dL/d(pooled) [N × outputDimension], accumulates dL/d(hidden) [T × H] (+=). `hidden` is the
-    /// forward's input (max pooling routes the gradient to the arg-max token, first one on ties).
+    /// forward's input (max pooling routes the gradient to the arg-max token, first one on ties); `skip` is
+    /// the forward's: masked leading tokens get no gradient from mean-type or max modes.
     public func backward(_ hidden: UnsafePointer<Float>, sequences: PackedSequences, dPooled: UnsafePointer<Float>,
-                         dHidden: UnsafeMutablePointer<Float>) {
+                         dHidden: UnsafeMutablePointer<Float>, excludingLeading skip: Int = 0) {
         let H = dimension, D = outputDimension
         for s in 0..<sequences.count {
             let o = sequences.offsets[s], L = sequences.lengths[s]
+            let first = min(max(skip, 0), L)
             for (m, mode) in modes.enumerated() {
                 let d = dPooled + s * D + m * H
                 switch mode {
                 case .cls: Elementwise.addScaled(d, alpha: 1, into: dHidden + o * H, count: H)
                 case .lastToken: Elementwise.addScaled(d, alpha: 1, into: dHidden + (o + L - 1) * H, count: H)
                 case .max:
+                    guard first < L else { continue }   // all masked: the output is a constant
                     for j in 0..<H {
-                        var best = 0
-                        for t in 1..<max(L, 1) where hidden[(o + t) * H + j] > hidden[(o + best) * H + j] { best = t }
+                        var best = first
+                        for t in (first + 1)..<max(L, first + 1) where hidden[(o + t) * H + j] > hidden[(o + best) * H + j] { best = t }
                         dHidden[(o + best) * H + j] += d[j]
                     }
                 case .mean, .meanSqrtLength, .weightedMean:
-                    let inverse = 1 / max(divisor(mode, length: L), 1e-9)
-                    for t in 0..<L {
+                    let inverse = 1 / max(divisor(mode, length: L, skip: first), 1e-9)
+                    for t in first..<L {
                         let weight: Float = mode == .weightedMean ? Float(t + 1) : 1
                         Elementwise.addScaled(d, alpha: weight * inverse, into: dHidden + (o + t) * H, count: H)
                     }

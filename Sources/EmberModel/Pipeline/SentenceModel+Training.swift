@@ -6,22 +6,27 @@ import Foundation
 public final class EmbeddingTape {
     public let activations: BertActivations
     let pooled: FloatBuffer
-    init(activations: BertActivations, pooled: FloatBuffer) {
+    /// The leading tokens the forward masked out of pooling (include_prompt false), for the backward.
+    let promptLength: Int
+    init(activations: BertActivations, pooled: FloatBuffer, promptLength: Int) {
         self.activations = activations
         self.pooled = pooled
+        self.promptLength = promptLength
     }
 }
 
 extension SentenceModel {
     /// The training forward: embeddings [N × D] through the whole pipeline with `dropout`, plus a tape for
     /// `backward` when `keepActivations` (GradCache's stage 1 runs without, stage 3 with — same masks).
-    public func embedForTraining(_ tokenized: [[Int32]], dropout: EncoderDropout?, keepActivations: Bool) -> (FloatBuffer, EmbeddingTape?) {
+    /// `promptLength` (from `promptLength(_:)`) masks a prompt out of pooling in both passes.
+    public func embedForTraining(_ tokenized: [[Int32]], dropout: EncoderDropout?, keepActivations: Bool,
+                                 promptLength: Int = 0) -> (FloatBuffer, EmbeddingTape?) {
         let acts = encoder.forward(tokenized, keepActivations: keepActivations, dropout: dropout)
         let pooled = FloatBuffer(count: tokenized.count * embeddingDimension)
-        pooling.forward(acts.lastHiddenState, sequences: acts.sequences, pooled.pointer)
+        pooling.forward(acts.lastHiddenState, sequences: acts.sequences, pooled.pointer, excludingLeading: promptLength)
         let out = normalize ? pooled.copy() : pooled
         if normalize { Normalize.forward(out.pointer, rows: tokenized.count, dim: embeddingDimension) }
-        return (out, keepActivations ? EmbeddingTape(activations: acts, pooled: pooled) : nil)
+        return (out, keepActivations ? EmbeddingTape(activations: acts, pooled: pooled, promptLength: promptLength) : nil)
     }
 
     /// Accumulates every parameter's gradient given dL/d(embeddings) [N × D] for a taped forward.
@@ -35,7 +40,8 @@ extension SentenceModel {
             dPooled = UnsafePointer(normalized.pointer)
         }
         let dHidden = FloatBuffer(count: acts.sequences.tokenCount * config.hiddenSize)
-        pooling.backward(acts.lastHiddenState, sequences: acts.sequences, dPooled: dPooled, dHidden: dHidden.pointer)
+        pooling.backward(acts.lastHiddenState, sequences: acts.sequences, dPooled: dPooled, dHidden: dHidden.pointer,
+                         excludingLeading: tape.promptLength)
         encoder.backward(acts, dHidden: dHidden.pointer)
     }
 

@@ -37,6 +37,11 @@ public final class GradCacheEngine {
     public let hiddenDropout: Float
     public let attentionDropout: Float
     public let seed: UInt64
+    /// Per column, the prompt tokens masked out of pooling (include_prompt false, `ember train --prompts`);
+    /// empty or 0 for none. The same in stage 1 and the replay, so cached and replayed embeddings agree.
+    public var promptLengths: [Int] = []
+
+    func promptLength(column c: Int) -> Int { c < promptLengths.count ? promptLengths[c] : 0 }
 
     public init(model: SentenceModel, loss: EmbeddingLoss, guide: GuideEmbedder? = nil, miniBatching: MiniBatching,
                 hiddenDropout: Float, attentionDropout: Float, seed: UInt64) throws {
@@ -82,7 +87,7 @@ public final class GradCacheEngine {
         var embeddings: [Matrix] = []
         for (c, column) in batch.columns.enumerated() {
             let (e, tape) = model.embedForTraining(column, dropout: dropout(step: step, column: c, range: 0..<column.count),
-                                                   keepActivations: true)
+                                                   keepActivations: true, promptLength: promptLength(column: c))
             embeddings.append(Matrix(rows: column.count, cols: D, floats: e.pointer))
             tapes.append(tape!)
         }
@@ -103,7 +108,7 @@ public final class GradCacheEngine {
             var matrix = Matrix(rows: column.count, cols: D)
             for range in ranges[c] {
                 let (e, _) = model.embedForTraining(Array(column[range]), dropout: dropout(step: step, column: c, range: range),
-                                                    keepActivations: false)
+                                                    keepActivations: false, promptLength: promptLength(column: c))
                 for i in 0..<(range.count * D) { matrix.values[range.lowerBound * D + i] = Double(e[i]) }
             }
             return matrix
@@ -120,7 +125,7 @@ public final class GradCacheEngine {
         for (c, column) in batch.columns.enumerated() {
             for range in ranges[c] {
                 let (_, tape) = model.embedForTraining(Array(column[range]), dropout: dropout(step: step, column: c, range: range),
-                                                       keepActivations: true)
+                                                       keepActivations: true, promptLength: promptLength(column: c))
                 let g = floats(gradients[c], rows: range, scale: gradientScale)
                 model.backward(tape!, dEmbeddings: g.pointer)
             }
