@@ -25,20 +25,11 @@ struct Evaluate: ParsableCommand {
 
     func validate() throws { try checkBatchSize(batchSize) }
 
-    /// A flag for the other kind of evaluation is refused rather than ignored. With no flag for a side,
-    /// the folder's default_prompt_name applies, as the reference's evaluators encode through `encode`.
+    /// With no flag for a side, the folder's default_prompt_name applies, as the reference's evaluators
+    /// encode through `encode`.
     func prompts(for set: EvaluationSet, _ model: SentenceModel) throws -> EvaluationPrompts {
-        let fallback = try model.promptConfig.resolve(prompt: nil, name: nil)
-        switch set.kind {
-        case .retrieval:
-            if prompt != nil { throw EmberError("--prompt is for --sts; retrieval takes --query-prompt and --corpus-prompt") }
-            return EvaluationPrompts(query: queryPrompt ?? fallback, corpus: corpusPrompt ?? fallback)
-        case .sts:
-            if queryPrompt != nil || corpusPrompt != nil {
-                throw EmberError("--query-prompt/--corpus-prompt are for retrieval; --sts takes --prompt")
-            }
-            return EvaluationPrompts(sts: prompt ?? fallback)
-        }
+        try set.prompts(query: queryPrompt, corpus: corpusPrompt, sts: prompt,
+                        fallback: try model.promptConfig.resolve(prompt: nil, name: nil), flagPrefix: "--")
     }
 
     func run() throws {
@@ -181,6 +172,22 @@ struct EvaluationSet {
             }
         }
         return results
+    }
+
+    /// The prompts of this set's kind; a prompt flag for the other kind is refused rather than ignored.
+    /// `flagPrefix` as in `init` ("--sts takes --prompt", "--eval-sts takes --eval-prompt").
+    func prompts(query: String?, corpus: String?, sts: String?, fallback: String?, flagPrefix: String) throws -> EvaluationPrompts {
+        let p = flagPrefix
+        switch kind {
+        case .retrieval:
+            if sts != nil { throw EmberError("\(p)prompt is for \(p)sts; retrieval takes \(p)query-prompt and \(p)corpus-prompt") }
+            return EvaluationPrompts(query: query ?? fallback, corpus: corpus ?? fallback)
+        case .sts:
+            if query != nil || corpus != nil {
+                throw EmberError("\(p)query-prompt/\(p)corpus-prompt are for retrieval; \(p)sts takes \(p)prompt")
+            }
+            return EvaluationPrompts(sts: sts ?? fallback)
+        }
     }
 
     /// `{"id": …, "text": …}` lines; ids may be strings or numbers.

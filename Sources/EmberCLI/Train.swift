@@ -59,6 +59,9 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "Evaluation relevance judgements JSONL.") var evalQrels: String?
     @Option(name: .long, help: "Evaluate STS during training: sentence1, sentence2, score JSONL.") var evalSts: String?
     @Option(name: .long, help: "Evaluate every N optimiser steps (default: at the end only).") var evalSteps: Int?
+    @Option(name: .long, help: "Evaluation: text prepended to every query.") var evalQueryPrompt: String?
+    @Option(name: .long, help: "Evaluation: text prepended to every corpus document.") var evalCorpusPrompt: String?
+    @Option(name: .long, help: "STS evaluation: text prepended to both sentences.") var evalPrompt: String?
     @Option(name: .long, help: "Dimensions to evaluate (default: the Matryoshka dims, else the model's).") var evalDims: String?
     @Flag(name: .customLong("eval-on-start"), inversion: .prefixedNo, help: "With --eval-*: evaluate the starting model before the first step (the 'before' of the report).") var evalOnStart = true
     @Flag(name: .long, help: "Keep the checkpoint with the best --metric-for-best-model as the final model (needs --eval-steps; checkpoints every --save-steps, default --eval-steps).") var loadBestModelAtEnd = false
@@ -97,6 +100,7 @@ struct Train: ParsableCommand {
         let columnPrompts = try prompts.map { try TrainPrompts.parse($0, columns: trainingData.columnNames, data: data) } ?? [:]
         let lossFunction = try makeLoss(dimension: sentenceModel.embeddingDimension)
         let evaluation = try makeEvaluation(dimension: sentenceModel.embeddingDimension, saveSteps: c.saveSteps)
+        for p in [evaluation?.prompts.query, evaluation?.prompts.corpus, evaluation?.prompts.sts] { _ = try sentenceModel.promptLength(p ?? nil) }
         var inputs: [RunFolder.Input] = [("--model", model), ("--data", data)] + (evaluation?.set.files ?? [])
         if let guide { inputs.append(("--guide", guide)) }
         var guideEmbedder: GuideEmbedder? = nil
@@ -256,15 +260,18 @@ struct Train: ParsableCommand {
     /// The --eval-* set and the dimensions to report, or nil when no evaluation was asked for.
     func makeEvaluation(dimension: Int, saveSteps: Int?) throws -> TrainEvaluation? {
         guard evalQueries != nil || evalCorpus != nil || evalQrels != nil || evalSts != nil else {
-            if evalSteps != nil || evalDims != nil || loadBestModelAtEnd || metricForBestModel != nil {
-                throw EmberError("--eval-steps, --eval-dims, --load-best-model-at-end and --metric-for-best-model need --eval-sts or --eval-queries/--eval-corpus/--eval-qrels")
+            if evalSteps != nil || evalDims != nil || loadBestModelAtEnd || metricForBestModel != nil
+                || evalQueryPrompt != nil || evalCorpusPrompt != nil || evalPrompt != nil {
+                throw EmberError("--eval-steps, --eval-dims, --eval-*-prompt, --load-best-model-at-end and --metric-for-best-model need --eval-sts or --eval-queries/--eval-corpus/--eval-qrels")
             }
             return nil
         }
         let set = try EvaluationSet(queries: evalQueries, corpus: evalCorpus, qrels: evalQrels, sts: evalSts, flagPrefix: "--eval-")
         let dims = try parseDimensions(evalDims ?? matryoshkaDims, flag: evalDims != nil ? "--eval-dims" : "--matryoshka-dims", modelDimension: dimension)
-        return try TrainEvaluation(set: set, dims: dims.sorted(by: >), every: evalSteps, loadBest: loadBestModelAtEnd,
-                                   metric: metricForBestModel, saveSteps: saveSteps)
+        var evaluation = try TrainEvaluation(set: set, dims: dims.sorted(by: >), every: evalSteps, loadBest: loadBestModelAtEnd,
+                                             metric: metricForBestModel, saveSteps: saveSteps)
+        evaluation.prompts = try set.prompts(query: evalQueryPrompt, corpus: evalCorpusPrompt, sts: evalPrompt, fallback: nil, flagPrefix: "--eval-")
+        return evaluation
     }
 
     func makeLoss(dimension: Int) throws -> EmbeddingLoss {

@@ -12,6 +12,8 @@ struct TrainEvaluation {
     let dims: [Int]
     /// The metric that picks the best checkpoint; nil without `--load-best-model-at-end`.
     let bestMetric: BestModelMetric?
+    /// `--eval-query-prompt`/`--eval-corpus-prompt` or `--eval-prompt` (none by default: the evaluator's own).
+    var prompts = EvaluationPrompts()
 
     /// The metric names this set reports (what `--metric-for-best-model` may name).
     static func metricNames(of set: EvaluationSet) -> [String] {
@@ -41,7 +43,7 @@ struct TrainEvaluation {
     }
 
     func evaluate(_ model: SentenceModel) throws -> [String: [String: Double]] {
-        try set.evaluate(model, dims: dims, batchSize: 64)
+        try set.evaluate(model, dims: dims, batchSize: 64, prompts: prompts)
     }
 
     /// One line on stderr: the main metric at the largest dimension (and the best-model metric if other).

@@ -241,4 +241,32 @@ final class PromptCLITests: XCTestCase {
                           mentioning: "cls pooling with include_prompt false")
         XCTAssertFalse(FileManager.default.fileExists(atPath: refused.path))
     }
+
+    /// `ember train --eval-prompt` (STS) / `--eval-query-prompt`/`--eval-corpus-prompt`: the evaluation before
+    /// training equals `ember evaluate` of the starting model with the same prompt.
+    func testTrainEvaluationPrompts() throws {
+        let dir = try temporaryFolder()
+        let data = dir.appendingPathComponent("pairs.jsonl"), sts = dir.appendingPathComponent("sts.jsonl")
+        try [("the cat", "a cat"), ("anchor", "positive"), ("a short text", "short texts"), ("in the", "and of")]
+            .map { #"{"anchor": "\#($0.0)", "positive": "\#($0.1)"}"# }.joined(separator: "\n").write(to: data, atomically: true, encoding: .utf8)
+        try [("the cat", "a cat", 0.9), ("anchor", "negative text", 0.1), ("a short text", "short text", 0.8), ("in the", "and of", 0.3)]
+            .map { #"{"sentence1": "\#($0.0)", "sentence2": "\#($0.1)", "score": \#($0.2)}"# }.joined(separator: "\n")
+            .write(to: sts, atomically: true, encoding: .utf8)
+        let out = dir.appendingPathComponent("run")
+        let r = try ember(["train", "--model", CLITests.tinyBert, "--data", data.path, "--output", out.path, "--max-steps", "1",
+                           "--batch-size", "2", "--eval-sts", sts.path, "--eval-prompt", prompt])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let first = try String(contentsOf: out.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n")
+            .map { try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }.first { $0["eval"] != nil }
+        let logged = try XCTUnwrap(first?["eval"] as? [String: [String: Double]])
+        func evaluated(_ extra: [String]) throws -> [String: [String: Double]] {
+            let e = try ember(["evaluate", "--model", CLITests.tinyBert, "--sts", sts.path] + extra)
+            XCTAssertEqual(e.status, 0, e.stderr)
+            return try JSONSerialization.jsonObject(with: Data(e.stdout.utf8)) as! [String: [String: Double]]
+        }
+        XCTAssertEqual(logged, try evaluated(["--prompt", prompt]))
+        XCTAssertNotEqual(logged, try evaluated([]))
+        try expectFailure(["train", "--model", CLITests.tinyBert, "--data", data.path, "--output", dir.appendingPathComponent("x").path,
+                           "--eval-sts", sts.path, "--eval-query-prompt", prompt], mentioning: "--eval-query-prompt/--eval-corpus-prompt are for retrieval")
+    }
 }
