@@ -25,11 +25,10 @@ struct Evaluate: ParsableCommand {
 
     func validate() throws { try checkBatchSize(batchSize) }
 
-    /// With no flag for a side, the folder's default_prompt_name applies, as the reference's evaluators
-    /// encode through `encode`.
+    /// With no flag for a side, the folder's prompts apply as the reference's evaluators pick them: the
+    /// IR evaluator encodes through `encode_query`/`encode_document`, the STS one through `encode`.
     func prompts(for set: EvaluationSet, _ model: SentenceModel) throws -> EvaluationPrompts {
-        try set.prompts(query: queryPrompt, corpus: corpusPrompt, sts: prompt,
-                        fallback: try model.promptConfig.resolve(prompt: nil, name: nil), flagPrefix: "--")
+        try set.prompts(query: queryPrompt, corpus: corpusPrompt, sts: prompt, defaults: model.promptConfig, flagPrefix: "--")
     }
 
     func run() throws {
@@ -176,17 +175,22 @@ struct EvaluationSet {
 
     /// The prompts of this set's kind; a prompt flag for the other kind is refused rather than ignored.
     /// `flagPrefix` as in `init` ("--sts takes --prompt", "--eval-sts takes --eval-prompt").
-    func prompts(query: String?, corpus: String?, sts: String?, fallback: String?, flagPrefix: String) throws -> EvaluationPrompts {
+    /// A side without a flag takes the folder's prompt for it from `defaults` (nil: none).
+    func prompts(query: String?, corpus: String?, sts: String?, defaults: PromptConfig?, flagPrefix: String) throws -> EvaluationPrompts {
         let p = flagPrefix
+        func resolve(_ given: String?, _ task: PromptConfig.Task?) throws -> String? {
+            guard let defaults, given == nil else { return given }
+            return try defaults.resolve(prompt: nil, name: nil, task: task)
+        }
         switch kind {
         case .retrieval:
             if sts != nil { throw EmberError("\(p)prompt is for \(p)sts; retrieval takes \(p)query-prompt and \(p)corpus-prompt") }
-            return EvaluationPrompts(query: query ?? fallback, corpus: corpus ?? fallback)
+            return EvaluationPrompts(query: try resolve(query, .query), corpus: try resolve(corpus, .document))
         case .sts:
             if query != nil || corpus != nil {
                 throw EmberError("\(p)query-prompt/\(p)corpus-prompt are for retrieval; \(p)sts takes \(p)prompt")
             }
-            return EvaluationPrompts(sts: sts ?? fallback)
+            return EvaluationPrompts(sts: try resolve(sts, nil))
         }
     }
 

@@ -31,8 +31,10 @@ struct Mine: ParsableCommand {
     @Option(name: .long, help: "Texts per forward pass.") var batchSize: Int = 32
     @Option(name: .long, help: "Seed of --sampling random (Ember's own generator).") var seed: Int = 42
     @Option(name: .long, help: "Keep the embeddings here across runs (keyed by the model's content, the prompt and the texts).") var cacheFolder: String?
-    @Option(name: .long, help: "Text prepended to every anchor before encoding.") var queryPrompt: String?
-    @Option(name: .long, help: "Text prepended to every candidate before encoding.") var corpusPrompt: String?
+    @Option(name: .long, help: "Text prepended to every anchor before encoding (default: the folder's query prompt, as the reference's encode_query).") var queryPrompt: String?
+    @Option(name: .long, help: "Text prepended to every candidate before encoding (default: the folder's document/passage/corpus prompt, as encode_document).") var corpusPrompt: String?
+    @Option(name: .long, help: "A prompt of the folder's config_sentence_transformers.json for the anchors.") var queryPromptName: String?
+    @Option(name: .long, help: "A prompt of the folder's config_sentence_transformers.json for the candidates.") var corpusPromptName: String?
     @Option(name: .long, help: "MiB for one block of search scores (query chunk × corpus).") var maxMemory: Int = 256
     @Flag(name: .long, help: "Replace an existing --output file that Ember did not write.") var overwrite = false
 
@@ -80,9 +82,15 @@ struct Mine: ParsableCommand {
 
         let sentenceModel = try SentenceModel(folder: URL(fileURLWithPath: model))
         sentenceModel.warnings.forEach(warn)
-        // A prompt the folder's pooling cannot honour is refused before anything is encoded.
-        for prompt in [queryPrompt, corpusPrompt] { _ = try sentenceModel.promptLength(prompt) }
-        referenceDefaults().forEach(warn)
+        // The reference's encode_query/encode_document choice of prompt (SEMANTICS.md §2.2); a prompt the
+        // folder's pooling cannot honour is refused before anything is encoded.
+        let config = sentenceModel.promptConfig
+        let queryText = try config.resolve(prompt: queryPrompt, name: queryPromptName, task: .query,
+                                           flags: ("--query-prompt", "--query-prompt-name"))
+        let corpusText = try config.resolve(prompt: corpusPrompt, name: corpusPromptName, task: .document,
+                                            flags: ("--corpus-prompt", "--corpus-prompt-name"))
+        for prompt in [queryText, corpusText] { _ = try sentenceModel.promptLength(prompt) }
+        similarityNote().map(warn)
         let dim = sentenceModel.embeddingDimension
         let cache = try cacheFolder.map { folder -> EmbeddingCache in
             let url = URL(fileURLWithPath: folder)
@@ -95,8 +103,8 @@ struct Mine: ParsableCommand {
         // Cache notes are printed with the summary, after success: a failure stays one line.
         var cacheNotes: [String] = []
         let encodeStart = Date()
-        let corpusEmbeddings = try embeddings(sentenceModel, problem.corpus, prompt: corpusPrompt, side: "corpus", cache: cache, notes: &cacheNotes)
-        let queryEmbeddings = try embeddings(sentenceModel, problem.queries, prompt: queryPrompt, side: "query", cache: cache, notes: &cacheNotes)
+        let corpusEmbeddings = try embeddings(sentenceModel, problem.corpus, prompt: corpusText, side: "corpus", cache: cache, notes: &cacheNotes)
+        let queryEmbeddings = try embeddings(sentenceModel, problem.queries, prompt: queryText, side: "query", cache: cache, notes: &cacheNotes)
         for (values, what, texts) in [(corpusEmbeddings, "candidate", problem.corpus), (queryEmbeddings, "anchor", problem.queries)] {
             if let bad = values.firstNonFinite() {
                 throw EmberError("\(data): the \(what) '\(texts[bad / dim].prefix(60))' has a non-finite embedding (the model's activations overflow); nothing was written")
@@ -133,26 +141,15 @@ struct Mine: ParsableCommand {
         return names
     }
 
-    /// Where the reference would behave differently by default with this folder
-    /// (config_sentence_transformers.json): it applies the folder's `query` and `document`/`passage`/`corpus`
-    /// prompts when none is given (SEMANTICS.md §2.2), and scores with the folder's similarity function.
-    /// Ember applies only the prompts passed and mines by cosine; the user is told, not silently diverged from.
-    func referenceDefaults() -> [String] {
+    /// The reference scores with the folder's similarity function; on unit vectors "dot" equals cosine,
+    /// but "euclidean" and "manhattan" give other scores (so other margins): the user is told, not
+    /// silently diverged from.
+    func similarityNote() -> String? {
         let url = URL(fileURLWithPath: model).appendingPathComponent("config_sentence_transformers.json")
         guard let data = FileManager.default.contents(atPath: url.path),
-              let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] else { return [] }
-        var notes: [String] = []
-        let prompts = config["prompts"] as? [String: String] ?? [:]
-        if queryPrompt == nil, let p = prompts["query"], !p.isEmpty {
-            notes.append("\(url.path) defines the query prompt '\(p)', which sentence-transformers applies by default; Ember applies it only with --query-prompt")
-        }
-        if corpusPrompt == nil, let p = ["document", "passage", "corpus"].lazy.compactMap({ prompts[$0] }).first, !p.isEmpty {
-            notes.append("\(url.path) defines the document prompt '\(p)', which sentence-transformers applies by default; Ember applies it only with --corpus-prompt")
-        }
-        if let name = config["similarity_fn_name"] as? String, name != "cosine" {
-            notes.append("\(url.path) sets similarity_fn_name '\(name)'; Ember mines by cosine similarity")
-        }
-        return notes
+              let config = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              let name = config["similarity_fn_name"] as? String, !["cosine", "dot"].contains(name) else { return nil }
+        return "\(url.path) sets similarity_fn_name '\(name)'; Ember mines by cosine similarity"
     }
 
     /// Embeddings of one side: from the cache when it has them, else encoded (and then cached).

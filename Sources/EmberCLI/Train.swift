@@ -270,7 +270,7 @@ struct Train: ParsableCommand {
         let dims = try parseDimensions(evalDims ?? matryoshkaDims, flag: evalDims != nil ? "--eval-dims" : "--matryoshka-dims", modelDimension: dimension)
         var evaluation = try TrainEvaluation(set: set, dims: dims.sorted(by: >), every: evalSteps, loadBest: loadBestModelAtEnd,
                                              metric: metricForBestModel, saveSteps: saveSteps)
-        evaluation.prompts = try set.prompts(query: evalQueryPrompt, corpus: evalCorpusPrompt, sts: evalPrompt, fallback: nil, flagPrefix: "--eval-")
+        evaluation.prompts = try set.prompts(query: evalQueryPrompt, corpus: evalCorpusPrompt, sts: evalPrompt, defaults: nil, flagPrefix: "--eval-")
         return evaluation
     }
 

@@ -40,20 +40,33 @@ public struct PromptConfig: Equatable, Sendable {
         return config
     }
 
-    /// The reference's `encode(prompt=, prompt_name=)` choice: an explicit prompt wins (a name given
-    /// beside it is ignored there with a warning; Ember refuses both, which the CLI reports by flag); else
-    /// the named prompt, which must exist; else the default prompt name's; else none.
-    public func resolve(prompt: String?, name: String?) throws -> String? {
+    /// What a text is encoded as, for the reference's `encode_query`/`encode_document`; nil is plain `encode`.
+    public enum Task: Sendable { case query, document }
+
+    /// The prompt the reference's `encode`, `encode_query` or `encode_document` would apply:
+    /// - an explicit prompt wins (a name given beside it is ignored there with a warning; Ember refuses
+    ///   both, naming `flags`);
+    /// - else the named prompt, which must exist;
+    /// - else, for a query, the folder's "query" prompt, and for a document the first of "document",
+    ///   "passage", "corpus" — an empty one included, which keeps default_prompt_name out;
+    /// - else the default prompt name's; else none.
+    /// Its IR evaluator and mine_hard_negatives encode through `encode_query`/`encode_document`.
+    public func resolve(prompt: String?, name: String?, task: Task? = nil,
+                        flags: (prompt: String, name: String) = ("--prompt", "--prompt-name")) throws -> String? {
         if let prompt {
-            if name != nil { throw EmberError("--prompt and --prompt-name: give one, not both") }
+            if name != nil { throw EmberError("\(flags.prompt) and \(flags.name): give one, not both") }
             return prompt
         }
         if let name {
             guard let text = prompts[name] else {
                 let known = prompts.isEmpty ? "the folder defines none" : "known: " + prompts.keys.sorted().joined(separator: ", ")
-                throw EmberError("--prompt-name '\(name)': not in the model's config_sentence_transformers.json prompts (\(known))")
+                throw EmberError("\(flags.name) '\(name)': not in the model's config_sentence_transformers.json prompts (\(known))")
             }
             return text
+        }
+        if let task {
+            let names = task == .query ? ["query"] : ["document", "passage", "corpus"]
+            if let text = names.lazy.compactMap({ prompts[$0] }).first { return text }
         }
         return defaultPromptName.flatMap { prompts[$0] }
     }
