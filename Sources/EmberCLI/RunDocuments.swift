@@ -19,8 +19,8 @@ struct RunDocuments {
 
     static let cardName = "README.md"
 
-    init(model: SentenceModel, modelFolder: String, data: TrainingData, dataPath: String, loss: EmbeddingLoss,
-         lossContext: LossReferenceContext, configuration: TrainingConfiguration, trainer: Trainer,
+    init(model: SentenceModel, modelFolder: String, data: TrainingData, dataPath: String, prompts: [String: String],
+         loss: EmbeddingLoss, lossContext: LossReferenceContext, configuration: TrainingConfiguration, trainer: Trainer,
          evaluationFiles: [String], logURL: URL) {
         self.logURL = logURL
         var reference: LossReference? = loss.reference(in: lossContext)
@@ -49,7 +49,11 @@ struct RunDocuments {
             return ModelCard.TokenStatistics(column: data.columnNames[column], min: low,
                                              mean: Double(lengths.reduce(0, +)) / Double(lengths.count), max: high)
         }
+        info.prompts = data.columnNames.compactMap { column in prompts[column].map { (column, $0) } }
         info.hyperparameters = Self.hyperparameters(configuration, warmupSteps: trainer.warmupSteps)
+        // The reference's trainer argument `prompts`, as its card prints it (a Python dict or None).
+        info.hyperparameters.append(("prompts", info.prompts.isEmpty ? "None"
+            : "{" + info.prompts.map { "\(JSONLiteral.string($0.column)): \(JSONLiteral.string($0.prompt))" }.joined(separator: ", ") + "}"))
         info.evaluationData = evaluationFiles.isEmpty ? nil
             : evaluationFiles.map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: ", ")
         info.frameworkVersions = [("Ember", emberVersion), ("Swift", Self.swiftVersion), ("OpenBLAS kernels", BLAS.coreName),
@@ -171,11 +175,11 @@ struct RunDocuments {
 
 extension Train {
     /// The documents of this run's saved folders, from its flags and what `run` loaded.
-    func runDocuments(model sentenceModel: SentenceModel, data trainingData: TrainingData, loss lossFunction: EmbeddingLoss,
+    func runDocuments(model sentenceModel: SentenceModel, data trainingData: TrainingData, prompts: [String: String], loss lossFunction: EmbeddingLoss,
                       configuration: TrainingConfiguration, trainer: Trainer, evaluationFiles: [String], logURL: URL) -> RunDocuments {
         let context = LossReferenceContext(miniBatchSize: miniBatchSize, miniBatchTokens: miniBatchTokens,
                                            guide: guide.map { RunDocuments.baseModelName(of: URL(fileURLWithPath: $0)) })
-        return RunDocuments(model: sentenceModel, modelFolder: model, data: trainingData, dataPath: data, loss: lossFunction,
+        return RunDocuments(model: sentenceModel, modelFolder: model, data: trainingData, dataPath: data, prompts: prompts, loss: lossFunction,
                             lossContext: context, configuration: configuration, trainer: trainer,
                             evaluationFiles: evaluationFiles, logURL: logURL)
     }

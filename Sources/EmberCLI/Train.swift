@@ -179,7 +179,7 @@ struct Train: ParsableCommand {
             return results
         }
 
-        let documents = runDocuments(model: sentenceModel, data: trainingData, loss: lossFunction, configuration: c, trainer: trainer,
+        let documents = runDocuments(model: sentenceModel, data: trainingData, prompts: columnPrompts, loss: lossFunction, configuration: c, trainer: trainer,
                                      evaluationFiles: evaluation?.set.files.map(\.path) ?? [], logURL: logURL)
         let caching = c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize ?? 0)")" : ""
         StandardError.write("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(caching)\n")

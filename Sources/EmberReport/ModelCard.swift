@@ -60,6 +60,9 @@ public enum ModelCard {
 
         /// Outermost first (MatryoshkaLoss, then the loss it wraps).
         public var losses: [Loss]
+        /// `--prompts`: (column, prompt) in column order, prepended in training and saved as the folder's
+        /// prompts under the column's name.
+        public var prompts: [(column: String, prompt: String)] = []
         /// Hyperparameters, under the reference's names where it has them (`learning_rate`…).
         public var hyperparameters: [(name: String, value: String)] = []
         /// The run's metrics log (steps and evaluations).
@@ -176,6 +179,10 @@ struct Card {
         if !info.matryoshkaDims.isEmpty {
             out.append("- **Matryoshka dimensions:** \(info.matryoshkaDims.map(String.init).joined(separator: ", ")) (truncate the embeddings to any of them and re-normalise)")
         }
+        if !info.prompts.isEmpty {
+            out.append("- **Training prompts:** " + info.prompts.map { "`\(JSONLiteral.string($0.prompt))` before `\($0.column)`" }.joined(separator: ", ")
+                       + "; saved as the folder's prompts under the column names, so `prompt_name=\(JSONLiteral.string(info.prompts[0].column))` embeds as in training")
+        }
         if let through = info.logThrough, through > info.step {
             out.append("- **Training steps:** \(through) of \(info.totalSteps); these are the weights of step \(info.step), kept as the best by --load-best-model-at-end")
         } else {
@@ -190,7 +197,12 @@ struct Card {
     }
 
     func usage() -> [String] {
-        let texts = info.samples.prefix(3).compactMap { $0.first }.map { $0.count > 200 ? String($0.prefix(200)) : $0 }
+        // Samples are the texts as trained, prompt included; the snippet passes the prompt by name instead.
+        let prompt = info.prompts.first { $0.column == info.columns.first }
+        let texts = info.samples.prefix(3).compactMap { $0.first }.map { text -> String in
+            let plain = prompt.map { text.hasPrefix($0.prompt) ? String(text.dropFirst($0.prompt.count)) : text } ?? text
+            return plain.count > 200 ? String(plain.prefix(200)) : plain
+        }
         let examples = texts.count == 3 ? texts : ["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."]
         let smallest = info.matryoshkaDims.last
         var python = ["```python", "from sentence_transformers import SentenceTransformer", "",
@@ -199,9 +211,10 @@ struct Card {
             python.append("# or, smaller and faster: SentenceTransformer(..., truncate_dim=\(smallest))")
         }
         python += ["sentences = ["] + examples.map { "    \(JSONLiteral.string($0))," } + ["]",
-                   "embeddings = model.encode(sentences)", "print(embeddings.shape)", "# [3, \(info.outputDimension)]", "",
+                   "embeddings = model.encode(sentences\(prompt.map { ", prompt_name=\(JSONLiteral.string($0.column))" } ?? ""))", "print(embeddings.shape)", "# [3, \(info.outputDimension)]", "",
                    "similarities = model.similarity(embeddings, embeddings)", "print(similarities.shape)", "# [3, 3]", "```", ""]
         var ember = "ember encode --model \(Markdown.shellWord(info.modelPath)) --input texts.txt --output embeddings.npy"
+        if let prompt { ember += " --prompt-name \(Markdown.shellWord(prompt.column))" }
         if let smallest, smallest < info.outputDimension { ember += "   # --truncate-dim \(smallest) for a Matryoshka size" }
         return ["## Usage", "", "### Direct Usage (Sentence Transformers)", "", "```bash", "pip install -U sentence-transformers", "```", ""]
             + python + ["### Direct Usage (Ember)", "", "```bash", ember, "```", ""]

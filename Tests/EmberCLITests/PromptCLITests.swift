@@ -164,6 +164,14 @@ final class PromptCLITests: XCTestCase {
         XCTAssertNotEqual(try weights(prompted), try weights(try train(plain)))
         XCTAssertEqual(try savedPrompts(prompted), ["anchor": ap, "positive": pp])
         XCTAssertEqual(try savedPrompts(byHand), [:])
+        // The model card names them: details, the trainer argument, and the snippet's prompt_name.
+        let card = try String(contentsOf: prompted.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(card.contains(#"- **Training prompts:** `"\#(ap)"` before `anchor`, `"\#(pp)"` before `positive`"#), card)
+        XCTAssertTrue(card.contains(#"- `prompts`: {"anchor": "\#(ap)", "positive": "\#(pp)"}"#), card)
+        XCTAssertTrue(card.contains(#"    "the cat","#) && card.contains(#"model.encode(sentences, prompt_name="anchor")"#), card)
+        XCTAssertTrue(card.contains("--prompt-name anchor"), card)
+        let plainCard = try String(contentsOf: byHand.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(plainCard.contains("- `prompts`: None") && !plainCard.contains("Training prompts"), plainCard)
         // One prompt for every column, unquoted or as a JSON string.
         let everywhere = try train(plain, ["--prompts", ap])
         XCTAssertEqual(try weights(everywhere), try weights(try train(try data(ap, ap))))
