@@ -187,6 +187,9 @@ struct CatalogueSandbox {
             ["evaluate", "--model", m, "--queries", queries ?? path("queries.jsonl"), "--corpus", corpus ?? path("corpus.jsonl"),
              "--qrels", qrels ?? path("qrels.jsonl")] + extra
         }
+        func mine(_ extra: [String], output: String? = nil, model: String? = nil, data: String? = nil) -> [String] {
+            ["mine", "--model", model ?? m, "--data", data ?? pairs, "--output", output ?? path("mined.jsonl")] + extra
+        }
         let resume = ["--resume", path("run/checkpoint-1"), "--batch-size", "2", "--max-steps", "2", "--save-steps", "1"]
         func resumeRun(_ extra: [String]) -> [String] {
             ["train", "--model", m, "--data", pairs, "--output", path("run")] + resume + extra
@@ -287,6 +290,19 @@ struct CatalogueSandbox {
             C(name: "pdf input", arguments: encode(m, input: path("texts.pdf")), fragment: "unsupported input type '.pdf'"),
             C(name: "unknown column", arguments: train(["--columns", "anchor,answer"]), fragment: "--columns: no column 'answer'"),
             C(name: "missing data", arguments: train([], data: path("nope.jsonl")), fragment: "nope.jsonl: file not found"),
+            // 8. Mining (the list first).
+            C(name: "mine: negatives beyond the rank window", arguments: mine(["--num-negatives", "5", "--range-max", "3"]), fragment: "--num-negatives 5 is larger than the rank window"),
+            C(name: "mine: range-min = range-max", arguments: mine(["--range-min", "4", "--range-max", "4"]), fragment: "--range-min must be smaller than --range-max"),
+            C(name: "mine: empty data", arguments: mine([], data: path("empty.jsonl")), fragment: "empty.jsonl: empty file"),
+            C(name: "mine: missing column", arguments: mine(["--columns", "anchor,answer"]), fragment: "--columns: no column 'answer'"),
+            C(name: "mine: one column", arguments: mine([], data: path("onecolumn.jsonl")), fragment: "onecolumn.jsonl"),
+            C(name: "mine: output = data", arguments: mine([], output: pairs), fragment: "is the --data input"),
+            C(name: "mine: output = someone's file", arguments: mine([], output: path("foreign-log.jsonl")), fragment: "--overwrite"),
+            C(name: "mine: output in a missing folder", arguments: mine([], output: path("missing/mined.jsonl")), fragment: "cannot be written"),
+            C(name: "mine: missing corpus", arguments: mine(["--corpus", path("nope.txt")]), fragment: "nope.txt"),
+            C(name: "mine: NaN weight", arguments: mine([], model: path("m-nan")), fragment: "holds a non-finite value"),
+            C(name: "mine: unknown prompt name", arguments: mine(["--query-prompt-name", "query"]), fragment: "--query-prompt-name 'query'"),
+            C(name: "mine: nan margin", arguments: mine(["--relative-margin", "nan"]), fragment: "--relative-margin"),
         ]
     }
 
