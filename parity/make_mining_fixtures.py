@@ -97,6 +97,20 @@ CASES = [
      {"relative_margin": 0.3, "range_max": 4, "output_format": "labeled-pair", "output_scores": True}),
     ("strict min_score triplet", "main", True, {"min_score": 0.5, "max_score": 0.7, "num_negatives": 4}),
 ]
+# Random sampling: the reference draws from the global `random` module, seeded here per case (the
+# case's "seed"); `ember mine --seed S` must give the same rows. A window wider than 21 with N <= 5
+# takes CPython sample's rejection path, a narrow one its pool path; "small" has anchors with fewer
+# valid candidates than N.
+RANDOM_CASES = [
+    ("random relative margin", "main", True, {"sampling_strategy": "random", "relative_margin": 0.05, "num_negatives": 3}, 42),
+    ("random relative margin, seed 7", "main", True, {"sampling_strategy": "random", "relative_margin": 0.05, "num_negatives": 3}, 7),
+    ("random window n-tuple", "main", True,
+     {"sampling_strategy": "random", "range_min": 1, "range_max": 6, "num_negatives": 3, "output_format": "n-tuple"}, 42),
+    ("random wide window (rejection path)", "main", True, {"sampling_strategy": "random", "range_max": 30, "num_negatives": 3}, 11),
+    ("random 8 of 30 labeled-list", "main", False,
+     {"sampling_strategy": "random", "range_max": 30, "num_negatives": 8, "output_format": "labeled-list"}, 5),
+    ("random tiny corpus", "small", False, {"sampling_strategy": "random", "range_max": 10, "num_negatives": 3}, 3),
+]
 for fmt in ("triplet", "n-tuple", "labeled-pair", "labeled-list"):
     for scores in (False, True):
         CASES.append((f"{fmt} scores={scores}", "main", True,
@@ -108,16 +122,18 @@ def main():
     model = FixedVectorModel(texts)
     datasets = {"main": rows, "small": small}
     cases = []
-    for name, data, with_corpus, kwargs in CASES:
+    for name, data, with_corpus, kwargs, seed in [c + (42,) for c in CASES] + RANDOM_CASES:
         pairs = datasets[data]
         dataset = Dataset.from_dict({"query": [a for a, _ in pairs], "passage": [p for _, p in pairs]})
         out = io.StringIO()
-        random.seed(42)
+        random.seed(seed)
         with contextlib.redirect_stdout(out):
             result = mine_hard_negatives(dataset, model, corpus=corpus if with_corpus else None, verbose=True, **kwargs)
-        cases.append({"name": name, "data": data, "corpus": with_corpus, "kwargs": kwargs,
-                      "columns": result.column_names, "rows": result.to_list(),
-                      "stdout": out.getvalue().splitlines()})
+        case = {"name": name, "data": data, "corpus": with_corpus, "kwargs": kwargs,
+                "columns": result.column_names, "rows": result.to_list(), "stdout": out.getvalue().splitlines()}
+        if kwargs.get("sampling_strategy") == "random":
+            case["seed"] = seed
+        cases.append(case)
     fixture = {
         "versions": versions(extra=("datasets",)),
         "generator": "parity/make_mining_fixtures.py",

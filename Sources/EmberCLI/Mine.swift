@@ -29,7 +29,7 @@ struct Mine: ParsableCommand {
     @Flag(name: .long, help: "Add the scores as the reference does.") var outputScores = false
     @Flag(name: .long, help: "Keep positives among the candidates (forces n-tuple).") var includePositives = false
     @Option(name: .long, help: "Texts per forward pass.") var batchSize: Int = 32
-    @Option(name: .long, help: "Seed of --sampling random (Ember's own generator).") var seed: Int = 42
+    @Option(name: .long, help: "Seed of --sampling random: the rows sentence-transformers gives after random.seed(SEED).") var seed: Int = 42
     @Option(name: .long, help: "Keep the embeddings here across runs (keyed by the model's content, the prompt and the texts).") var cacheFolder: String?
     @Option(name: .long, help: "Text prepended to every anchor before encoding (default: the folder's query prompt, as the reference's encode_query).") var queryPrompt: String?
     @Option(name: .long, help: "Text prepended to every candidate before encoding (default: the folder's document/passage/corpus prompt, as encode_document).") var corpusPrompt: String?

@@ -21,7 +21,8 @@ public struct MiningOptions: Sendable {
     public var outputScores = false
     /// Positives stay among the candidates; forces the n-tuple format, as the reference does.
     public var includePositives = false
-    /// Seeds Ember's own generator for `random` (not Python's `random`; see NegativeSelection).
+    /// `random`'s seed: Ember draws with CPython's generator (EmberCore's PythonRandom), so `--seed S`
+    /// gives the rows the reference gives after `random.seed(S)`.
     public var seed: UInt64 = 42
 
     public init() {}

@@ -89,7 +89,8 @@ public enum NegativeSelection {
             if skipped > 0 { skips.append(Skip(name: "min_score", value: ms, skipped: skipped, candidates: candidates)) }
         }
 
-        var generator = Xoshiro256StarStar(seed: options.seed)
+        // Python's generator, seeded as random.seed(--seed): the reference's rows for the same seed.
+        var generator = PythonRandom(seed: options.seed)
         var negatives: [[Int]] = [], negativeScores: [[Float]] = []
         negatives.reserveCapacity(problem.queries.count)
         negativeScores.reserveCapacity(problem.queries.count)
@@ -109,24 +110,12 @@ public enum NegativeSelection {
             case .random:
                 // As the reference: N distinct positions out of max(v, N), drawn once per query even when
                 // fewer than N candidates survive; positions past the survivors stand for missing ones.
-                let positions = sample(max(window.count, N), N, using: &generator)
+                let positions = generator.sample(max(window.count, N), N)
                 chosen = positions.filter { $0 < window.count }.sorted().map { window[$0] }
             }
             negatives.append(chosen.map { Int(pool.indices[q * K + $0]) })
             negativeScores.append(chosen.map { pool.scores[q * K + $0] })
         }
         return Selection(negatives: negatives, negativeScores: negativeScores, skips: skips)
-    }
-
-    /// `count` distinct integers of 0..<n, uniformly, by a partial Fisher–Yates shuffle. Ember's own
-    /// deterministic sequence: not bit-compatible with Python's `random.sample`, which the reference uses
-    /// with its global seed (the selected set obeys the same rules; only which one differs).
-    static func sample(_ n: Int, _ count: Int, using generator: inout Xoshiro256StarStar) -> [Int] {
-        var pool = Array(0..<n)
-        for i in 0..<min(count, n) {
-            let j = i + Int(generator.next(below: UInt64(n - i)))
-            pool.swapAt(i, j)
-        }
-        return Array(pool.prefix(count))
     }
 }

@@ -5,7 +5,8 @@ import XCTest
 /// Parity with sentence-transformers' `mine_hard_negatives` at the selection level:
 /// Tests/Fixtures/mining_reference.json (parity/make_mining_fixtures.py) ran the real function with a
 /// stub model returning fixed vectors; Ember is fed the same vectors, so every output row (texts, order,
-/// dropped rows, scores) and every summary line must match.
+/// dropped rows, scores) and every summary line must match — random sampling included, since Ember draws
+/// with CPython's generator (PythonRandom) seeded as the reference's run was.
 final class MiningParityTests: XCTestCase {
     static let fixtureURL = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent()
@@ -18,12 +19,15 @@ final class MiningParityTests: XCTestCase {
         let corpus = try XCTUnwrap(root["corpus"] as? [String])
         let cases = try XCTUnwrap(root["cases"] as? [[String: Any]])
         XCTAssertGreaterThanOrEqual(cases.count, 20)
-        var comparedRows = 0
+        var comparedRows = 0, randomCases = 0
         for c in cases {
             let name = c["name"] as! String
             let kwargs = c["kwargs"] as! [String: Any]
             let pairs = datasets[c["data"] as! String]!.map { ($0[0], $0[1]) }
-            let (_, result) = try mine(pairs, extra: (c["corpus"] as! Bool) ? corpus : [], vectors: vectors, options: referenceOptions(kwargs))
+            var options = referenceOptions(kwargs)
+            // Random cases: the reference ran after random.seed(seed); --seed is that seed.
+            if let seed = c["seed"] as? Int { options.seed = UInt64(seed); randomCases += 1 }
+            let (_, result) = try mine(pairs, extra: (c["corpus"] as! Bool) ? corpus : [], vectors: vectors, options: options)
             XCTAssertEqual(result.table.columns, c["columns"] as! [String], name)
             let expected = c["rows"] as! [[String: Any]]
             XCTAssertEqual(result.table.rows.count, expected.count, name)
@@ -47,5 +51,6 @@ final class MiningParityTests: XCTestCase {
             XCTAssertEqual(result.summary, c["stdout"] as! [String], name)
         }
         XCTAssertGreaterThan(comparedRows, 1000)
+        XCTAssertGreaterThanOrEqual(randomCases, 6)
     }
 }

@@ -49,6 +49,7 @@ func referenceOptions(_ kwargs: [String: Any]) -> MiningOptions {
     if let f = kwargs["output_format"] as? String { o.outputFormat = MiningOptions.OutputFormat(rawValue: f)! }
     o.outputScores = kwargs["output_scores"] as? Bool ?? false
     o.includePositives = kwargs["include_positives"] as? Bool ?? false
+    if let s = kwargs["sampling_strategy"] as? String { o.sampling = MiningOptions.Sampling(rawValue: s)! }
     return o
 }
 
