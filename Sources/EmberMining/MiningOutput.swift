@@ -1,4 +1,5 @@
 import Foundation
+import EmberCore
 
 /// One cell of a mined row: texts, or the scores/labels the reference adds.
 public enum MiningValue: Sendable, Equatable {
@@ -91,7 +92,7 @@ public struct MiningTable: Sendable {
             out += "{"
             for (c, value) in row.enumerated() {
                 if c > 0 { out += ", " }
-                out += Self.quoted(columns[c]) + ": " + Self.json(value)
+                out += JSONLiteral.string(columns[c]) + ": " + Self.json(value)
             }
             out += "}\n"
         }
@@ -100,29 +101,12 @@ public struct MiningTable: Sendable {
 
     static func json(_ value: MiningValue) -> String {
         switch value {
-        case .text(let s): return quoted(s)
-        case .texts(let list): return "[" + list.map(quoted).joined(separator: ", ") + "]"
+        case .text(let s): return JSONLiteral.string(s)
+        case .texts(let list): return "[" + list.map(JSONLiteral.string).joined(separator: ", ") + "]"
         case .score(let x): return "\(Double(x))"
         case .scores(let list): return "[" + list.map { "\(Double($0))" }.joined(separator: ", ") + "]"
         case .label(let n): return String(n)
         case .labels(let list): return "[" + list.map(String.init).joined(separator: ", ") + "]"
         }
-    }
-
-    /// A JSON string literal: quotes, backslashes and control characters escaped; everything else as UTF-8.
-    static func quoted(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
     }
 }

@@ -1,3 +1,4 @@
+import EmberCore
 @testable import EmberMining
 import Foundation
 import XCTest
@@ -92,10 +93,10 @@ final class MiningOutputTests: XCTestCase {
     }
 
     func testJSONEscapingAndScores() throws {
-        XCTAssertEqual(MiningTable.quoted("a\"b\\c\nd\u{1}é"), #""a\"b\\c\nd\u0001é""#)
+        XCTAssertEqual(JSONLiteral.string("a\"b\\c\nd\u{1}é"), #""a\"b\\c\nd\u0001é""#)
         // A float32 score is written as Python prints it: the shortest decimal of the widened double.
         XCTAssertEqual(MiningTable.json(.score(0.1)), "0.10000000149011612")
-        let line = MiningTable.quoted("tab\there \"quoted\" ✓")
+        let line = JSONLiteral.string("tab\there \"quoted\" ✓")
         XCTAssertEqual(try JSONSerialization.jsonObject(with: Data(line.utf8), options: .fragmentsAllowed) as? String, "tab\there \"quoted\" ✓")
     }
 
