@@ -39,15 +39,14 @@ public struct EmbeddingCache {
         guard FileManager.default.fileExists(atPath: url.path) else { return nil }
         guard let data = FileManager.default.contents(atPath: url.path) else { throw EmberError("--cache-folder \(url.path): cannot read") }
         let bytes = [UInt8](data)
-        guard bytes.count >= 10, bytes.starts(with: [0x93] + Array("NUMPY".utf8)), bytes[6] == 1 else {
+        guard bytes.count >= 10, bytes.starts(with: EmbeddingFiles.npyMagic), bytes[6] == 1 else {
             throw EmberError("--cache-folder \(url.path): not a NumPy 1.0 file; delete it to re-encode")
         }
         let headerLength = Int(bytes[8]) | Int(bytes[9]) << 8
         guard 10 + headerLength <= bytes.count, let header = String(bytes: bytes[10..<(10 + headerLength)], encoding: .utf8) else {
             throw EmberError("--cache-folder \(url.path): truncated header; delete it to re-encode")
         }
-        let expected = "'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(dim)), "
-        guard header.contains(expected), bytes.count == 10 + headerLength + rows * dim * 4 else {
+        guard header.contains(EmbeddingFiles.npyHeaderEntries(rows: rows, dim: dim)), bytes.count == 10 + headerLength + rows * dim * 4 else {
             throw EmberError("--cache-folder \(url.path): does not hold \(rows) × \(dim) float32 embeddings; delete it to re-encode")
         }
         let out = FloatBuffer(count: rows * dim)

@@ -24,7 +24,7 @@ public enum EmbeddingFiles {
         let head = handle.readData(ofLength: 1 << 16)
         if head.isEmpty { return true }
         switch url.pathExtension.lowercased() {
-        case "npy": return head.starts(with: [0x93] + Array("NUMPY".utf8))
+        case "npy": return head.starts(with: npyMagic)
         case "jsonl":
             guard let line = head.split(separator: 0x0A).first, head.count < 1 << 16 || head.contains(0x0A) else { return false }
             return (try? JSONSerialization.jsonObject(with: Data(line))) is [NSNumber]
@@ -32,13 +32,22 @@ public enum EmbeddingFiles {
         }
     }
 
+    /// The bytes every NumPy file starts with.
+    public static let npyMagic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+
+    /// The entries of the header dictionary Ember writes for float32 [rows, dim] (readers of Ember's own
+    /// files match them).
+    public static func npyHeaderEntries(rows: Int, dim: Int) -> String {
+        "'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(dim)), "
+    }
+
     /// NumPy format 1.0: magic, version, little-endian header length, a Python-literal header padded so
     /// the data starts on a 64-byte boundary, then the raw little-endian floats.
     public static func npy(_ values: UnsafePointer<Float>, rows: Int, dim: Int) -> Data {
-        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': (\(rows), \(dim)), }"
+        var header = "{" + npyHeaderEntries(rows: rows, dim: dim) + "}"
         while (10 + header.utf8.count + 1) % 64 != 0 { header += " " }
         header += "\n"
-        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0])
+        var data = Data(npyMagic + [1, 0])
         let length = UInt16(header.utf8.count)
         data.append(contentsOf: [UInt8(length & 0xff), UInt8(length >> 8)])
         data.append(contentsOf: Array(header.utf8))
