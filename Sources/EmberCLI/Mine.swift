@@ -105,11 +105,6 @@ struct Mine: ParsableCommand {
         let encodeStart = Date()
         let corpusEmbeddings = try embeddings(sentenceModel, problem.corpus, prompt: corpusText, side: "corpus", cache: cache, notes: &cacheNotes)
         let queryEmbeddings = try embeddings(sentenceModel, problem.queries, prompt: queryText, side: "query", cache: cache, notes: &cacheNotes)
-        for (values, what, texts) in [(corpusEmbeddings, "candidate", problem.corpus), (queryEmbeddings, "anchor", problem.queries)] {
-            if let bad = values.firstNonFinite() {
-                throw EmberError("\(data): the \(what) '\(texts[bad / dim].prefix(60))' has a non-finite embedding (the model's activations overflow); nothing was written")
-            }
-        }
 
         let encodeSeconds = Date().timeIntervalSince(encodeStart), searchStart = Date()
         let bar = ProgressBar(total: problem.queries.count, label: "search", unit: "queries")
@@ -152,22 +147,26 @@ struct Mine: ParsableCommand {
         return "\(url.path) sets similarity_fn_name '\(name)'; Ember mines by cosine similarity"
     }
 
-    /// Embeddings of one side: from the cache when it has them, else encoded (and then cached).
+    /// Embeddings of one side: from the cache when it has them, else encoded (and then cached). A
+    /// non-finite vector, encoded or cached, is an error here, before the other side is encoded and
+    /// before anything is cached.
     func embeddings(_ model: SentenceModel, _ texts: [String], prompt: String?, side: String, cache: EmbeddingCache?,
                     notes: inout [String]) throws -> FloatBuffer {
         let dim = model.embeddingDimension
-        guard let cache else { return try encode(model, texts, prompt: prompt, label: "encode \(side)") }
+        func checked(_ values: FloatBuffer) throws -> FloatBuffer {
+            guard let bad = values.firstNonFinite() else { return values }
+            let what = side == "corpus" ? "candidate" : "anchor"
+            throw EmberError("\(data): the \(what) '\(texts[bad / dim].prefix(60))' has a non-finite embedding (the model's activations overflow); nothing was written")
+        }
+        guard let cache else { return try checked(try encode(model, texts, prompt: prompt, label: "encode \(side)")) }
         let url = cache.url(side: side, texts: texts, prompt: prompt)
         if let cached = try EmbeddingCache.load(url, rows: texts.count, dim: dim) {
             notes.append("[Cache] Loaded \(side) embeddings from \(url.path) (shape=(\(texts.count), \(dim)))")
-            return cached
+            return try checked(cached)
         }
-        let values = try encode(model, texts, prompt: prompt, label: "encode \(side)")
-        // Non-finite vectors are an error below; they must not be cached for the next run.
-        if values.firstNonFinite() == nil {
-            try EmbeddingCache.store(values, rows: texts.count, dim: dim, at: url)
-            notes.append("[Cache] Saved \(side) embeddings to \(url.path)")
-        }
+        let values = try checked(try encode(model, texts, prompt: prompt, label: "encode \(side)"))
+        try EmbeddingCache.store(values, rows: texts.count, dim: dim, at: url)
+        notes.append("[Cache] Saved \(side) embeddings to \(url.path)")
         return values
     }
 
