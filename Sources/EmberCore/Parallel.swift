@@ -7,13 +7,13 @@ import Dispatch
 /// naturally split into independent, small pieces (attention per sequence and head, rows of
 /// elementwise kernels); OpenBLAS is held at one thread meanwhile (see `BLAS`).
 public func parallelFor(_ count: Int, _ body: (Int) -> Void) {
-    if count <= 1 { if count == 1 { body(0) }; return }
+    if count <= 1 || CoreWorkers.active { for i in 0..<count { body(i) }; return }
     DispatchQueue.concurrentPerform(iterations: count, execute: body)
 }
 
 /// Splits 0..<count into about `chunks` contiguous ranges and runs them in parallel.
 public func parallelChunks(_ count: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
-    let workers = min(ProcessInfoCores.count, max(1, count / max(1, minimumChunk)))
+    let workers = CoreWorkers.active ? 1 : min(ProcessInfoCores.count, max(1, count / max(1, minimumChunk)))
     if workers <= 1 { body(0..<count); return }
     let step = (count + workers - 1) / workers
     DispatchQueue.concurrentPerform(iterations: workers) { w in

@@ -6,6 +6,7 @@ import Foundation
 public enum Profiler {
     nonisolated(unsafe) public static var enabled = ProcessInfo.processInfo.environment["EMBER_PROFILE"] == "1"
     nonisolated(unsafe) static var totals: [String: (UInt64, Int)] = [:]
+    static let lock = NSLock()
 
     @inline(__always)
     public static func measure<R>(_ name: String, _ body: () throws -> R) rethrows -> R {
@@ -13,8 +14,10 @@ public enum Profiler {
         let start = DispatchTime.now().uptimeNanoseconds
         let result = try body()
         let elapsed = DispatchTime.now().uptimeNanoseconds - start
+        lock.lock()   // regions may run on several workers at once (CoreWorkers)
         let (t, n) = totals[name] ?? (0, 0)
         totals[name] = (t + elapsed, n + 1)
+        lock.unlock()
         return result
     }
 

@@ -55,6 +55,15 @@ public final class BertActivations {
         }
     }
 
+    /// Bytes a forward with `keepAll` holds for sequences of `lengths` tokens (the buffers allocated above):
+    /// what GradCache's activation budget counts per kept mini-batch.
+    public static func keptBytes(config: BertConfig, lengths: [Int]) -> Int {
+        let T = lengths.reduce(0, +), H = config.hiddenSize, I = config.intermediateSize
+        let scores = lengths.reduce(0) { $0 + $1 * $1 }
+        let perLayer = T * (8 * H + 2 * I + 4) + config.numAttentionHeads * scores
+        return 4 * (config.numHiddenLayers * perLayer + T * (2 * H + 2))
+    }
+
     func layer(_ index: Int) -> BertLayerActivations { layers[keepsAll ? index : 0] }
 
     /// The encoder's last hidden state [T × H].

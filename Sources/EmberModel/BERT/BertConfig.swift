@@ -75,3 +75,15 @@ public struct BertConfig: Sendable, Equatable {
         return config
     }
 }
+
+extension BertConfig {
+    /// Floating-point operations of one encoder forward over sequences of `lengths` tokens: the linear
+    /// layers' products (2 per multiply-add) and attention's QKᵀ and PV (2·L²·H each per layer).
+    /// Elementwise work is not counted. A backward costs twice this.
+    public func forwardFlops(lengths: [Int]) -> Double {
+        let H = Double(hiddenSize), I = Double(intermediateSize)
+        let linear = 2 * (4 * H * H + 2 * H * I)   // per token per layer: Q, K, V, attention output; intermediate, output
+        let tokens = Double(lengths.reduce(0, +)), squares = Double(lengths.reduce(0) { $0 + $1 * $1 })
+        return Double(numHiddenLayers) * (linear * tokens + 4 * H * squares)
+    }
+}

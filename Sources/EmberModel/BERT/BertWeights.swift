@@ -60,6 +60,15 @@ public final class BertWeights {
         return all
     }
 
+    init(config: BertConfig, embeddings: BertEmbeddingsWeights, layers: [BertLayerWeights],
+         extraTensors: [String: Tensor], keyPrefix: String) {
+        self.config = config
+        self.embeddings = embeddings
+        self.layers = layers
+        self.extraTensors = extraTensors
+        self.keyPrefix = keyPrefix
+    }
+
     public init(config: BertConfig, tensors: [String: Tensor], source: String) throws {
         self.config = config
         // NaN/Inf weights would encode every text to NaN: refuse them at load, naming the tensor.

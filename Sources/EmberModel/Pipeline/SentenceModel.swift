@@ -32,6 +32,17 @@ public final class SentenceModel {
     public var weights: BertWeights { encoder.weights }
     public var embeddingDimension: Int { pooling.outputDimension }
 
+    /// A copy for another worker thread: the same files, tokenizer and weight values, its own gradients
+    /// (`BertWeights.sharingValues`).
+    public func sharingValues() -> SentenceModel { SentenceModel(copying: self, encoder: BertEncoder(weights: weights.sharingValues())) }
+
+    private init(copying m: SentenceModel, encoder: BertEncoder) {
+        folder = m.folder; transformerFolder = m.transformerFolder; tokenizer = m.tokenizer
+        self.encoder = encoder
+        pooling = m.pooling; normalize = m.normalize; maxSequenceLength = m.maxSequenceLength
+        lowercaseInput = m.lowercaseInput; modulesJSON = m.modulesJSON; promptConfig = m.promptConfig; warnings = m.warnings
+    }
+
     public init(folder: URL) throws {
         let fm = FileManager.default
         var isDirectory: ObjCBool = false
@@ -137,15 +148,21 @@ public final class SentenceModel {
     /// Embeds texts in batches of `batchSize`, calling `progress(done)` after each batch.
     public func encode(_ texts: [String], batchSize: Int = 32, normalize applyNormalize: Bool? = nil,
                        promptLength: Int = 0, progress: ((Int) -> Void)? = nil) -> FloatBuffer {
-        let D = embeddingDimension
+        let D = embeddingDimension, size = max(1, batchSize)
         let out = FloatBuffer(count: texts.count * D)
-        var start = 0
-        while start < texts.count {
-            let end = min(texts.count, start + max(1, batchSize))
+        // Batches are independent: one per core at a time (CoreWorkers), each written to its own rows.
+        // A batch's rows and products are the same whichever worker runs it, so the output is too.
+        let batches = (texts.count + size - 1) / size
+        let lock = NSLock()
+        var done = 0
+        CoreWorkers.forEach(batches) { b in
+            let start = b * size, end = min(texts.count, start + size)
             let batch = embed(tokenized: texts[start..<end].map(tokenize), normalize: applyNormalize, promptLength: promptLength)
             (out.pointer + start * D).update(from: batch.pointer, count: batch.count)
-            start = end
-            progress?(end)
+            lock.lock()
+            done += end - start
+            progress?(done)
+            lock.unlock()
         }
         return out
     }

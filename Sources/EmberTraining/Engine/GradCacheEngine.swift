@@ -1,6 +1,7 @@
 import EmberCore
 import EmberLosses
 import EmberModel
+import Foundation
 
 /// One contrastive batch, tokenized: `columns[c][i]` is row i of column c (column 0 anchors, 1
 /// positives, 2… hard negatives); `texts` are the raw strings (the guide model tokenizes them itself).
@@ -18,14 +19,29 @@ public struct TokenizedBatch {
 public struct StepResult {
     public let loss: Double
     public let components: [String: Double]
+    /// Tokens the trained model embedded (every column) and the step's useful floating-point operations:
+    /// the model's forward and backward over them (3× the forward), not GradCache's replays nor the guide.
+    public var tokens = 0
+    public var usefulFlops = 0.0
 }
 
 /// The embedding stage of training, shared by every loss. Either plain — each column embedded with
 /// activations kept, loss, backward — or GradCache (Gao et al. 2021) in three explicit stages:
-///   1. `embedColumns`: embed every mini-batch of every column without keeping activations;
+///   1. `embedColumns`: embed every mini-batch of every column, keeping the activations of as many
+///      mini-batches as fit in `activationBudget` bytes (none under the classic scheme);
 ///   2. `lossStage`: the loss and dL/dE on the cached embeddings, chunked over anchor rows;
-///   3. `replay`: re-run each mini-batch with activations (identical dropout masks: they are functions of
-///      (seed, step, column, row)) and back-propagate its slice of dL/dE.
+///   3. `backPropagate`: for each mini-batch, back-propagate its slice of dL/dE — straight from the kept
+///      activations, or after re-running its forward (identical dropout masks: they are functions of
+///      (seed, step, column, row); identical ranges, so the replayed forward is bit-identical to stage 1's).
+/// Keeping or replaying a mini-batch gives the same parameter gradients bit for bit; the budget only
+/// trades memory for the replay's forward (a quarter of a cached step's FLOPs).
+/// Plain training is the same three stages with every column split only across the workers and all
+/// activations kept.
+///
+/// Workers: the mini-batches of a step are independent, so `CoreWorkers` runs them one per core (job j on
+/// worker j mod W, a fixed assignment). Worker 0 accumulates into the model's gradients; worker w > 0 into
+/// its own copy of the model (shared weight values, `SentenceModel.sharingValues`), added to the model's in
+/// worker order after stage 3 — deterministic for a given worker count.
 /// A data-parallel version gathers the embeddings of all ranks between stages 1 and 2 and scatters the
 /// gradients back before stage 3; the stages take and return plain matrices so that step slots in.
 /// Both paths give the same loss and parameter gradients: caching changes memory, not mathematics.
@@ -40,6 +56,24 @@ public final class GradCacheEngine {
     /// Per column, the prompt tokens masked out of pooling (include_prompt false, `ember train --prompts`);
     /// empty or 0 for none. The same in stage 1 and the replay, so cached and replayed embeddings agree.
     public var promptLengths: [Int] = []
+    /// GradCache: bytes of mini-batch activations stage 1 may keep for stage 3 (`--activation-memory`);
+    /// 0 = replay every mini-batch (classic GradCache). Ignored by plain training, which keeps everything.
+    public var activationBudget: Int = GradCacheEngine.defaultActivationBudget
+    /// Worker threads per step (`CoreWorkers`); 1 runs every mini-batch on this thread with threaded BLAS.
+    public var workers: Int = CoreWorkers.count {
+        didSet { precondition(workers >= 1, "at least one worker") }
+    }
+    /// Per worker w ≥ 1, a model sharing the weights with its own gradients (made on first use).
+    private var workerModels: [SentenceModel] = []
+    /// What the last step did: mini-batches kept and replayed, and the bytes kept (for logs and tests).
+    public private(set) var lastStepKept = 0, lastStepReplayed = 0, lastStepKeptBytes = 0
+
+    /// The default activation budget: 1/16 of physical memory, at most 512 MiB. Cached training's peak then
+    /// stays below the reference's at every batch size while short-text batches up to ≈ 128 pairs keep all
+    /// their activations.
+    public static var defaultActivationBudget: Int {
+        min(512 << 20, Int(ProcessInfo.processInfo.physicalMemory / 16))
+    }
 
     func promptLength(column c: Int) -> Int { c < promptLengths.count ? promptLengths[c] : 0 }
 
@@ -62,72 +96,140 @@ public final class GradCacheEngine {
                               sequenceKeys: range.map { DropoutStreams.sequenceKey(seed: seed, step: step, column: column, row: $0) })
     }
 
+    /// One unit of stage 1 and stage 3: rows `range` of column `column`.
+    public struct Job: Equatable {
+        public let column: Int
+        public let range: Range<Int>
+    }
+
+    /// The step's jobs, column by column: GradCache's mini-batches, or for plain training each column cut
+    /// into one slice per worker.
+    public func jobs(_ batch: TokenizedBatch) -> [Job] {
+        batch.columns.enumerated().flatMap { c, column -> [Job] in
+            let ranges: [Range<Int>]
+            if miniBatching.isCached {
+                ranges = miniBatching.ranges(lengths: column.map(\.count))
+            } else {
+                let n = column.count, parts = min(workers, max(1, n)), size = (n + parts - 1) / max(1, parts)
+                ranges = n == 0 ? [] : stride(from: 0, to: n, by: size).map { $0..<min(n, $0 + size) }
+            }
+            return ranges.map { Job(column: c, range: $0) }
+        }
+    }
+
+    /// Which jobs keep their activations from stage 1 to stage 3: all in plain training; under GradCache the
+    /// first ones, in job order, while their activations fit in `activationBudget`.
+    public func keptJobs(_ batch: TokenizedBatch, jobs: [Job]) -> [Bool] {
+        if !miniBatching.isCached { return jobs.map { _ in true } }
+        var used = 0, open = true
+        return jobs.map { job in
+            let bytes = BertActivations.keptBytes(config: model.config, lengths: batch.columns[job.column][job.range].map(\.count))
+            guard open, used + bytes <= activationBudget else { open = false; return false }
+            used += bytes
+            return true
+        }
+    }
+
     /// Forward + backward of one batch. Parameter gradients are accumulated (+=) scaled by `gradientScale`
     /// (1/accumulation steps); the returned loss is unscaled.
     public func step(_ batch: TokenizedBatch, step: Int, gradientScale: Float = 1) throws -> StepResult {
         let guideEmbeddings = try guide.map { g in try batch.texts.map { try g.embed($0) } }
-        if !miniBatching.isCached {
-            return try plainStep(batch, step: step, guide: guideEmbeddings, gradientScale: gradientScale)
-        }
-        let ranges = batch.columns.map { miniBatching.ranges(lengths: $0.map(\.count)) }
-        let embeddings = Profiler.measure("stage 1: embed") { embedColumns(batch, ranges: ranges, step: step) }
+        let jobs = jobs(batch)
+        let keep = keptJobs(batch, jobs: jobs)
+        let (embeddings, tapes) = Profiler.measure("stage 1: embed") { embedColumns(batch, jobs: jobs, keep: keep, step: step) }
         let output = try Profiler.measure("stage 2: loss") {
             try lossStage(embeddings, guide: guideEmbeddings, step: step)
         }
-        Profiler.measure("stage 3: replay") {
-            replay(batch, ranges: ranges, gradients: output.gradients, step: step, gradientScale: gradientScale)
+        Profiler.measure("stage 3: backward") {
+            backPropagate(batch, jobs: jobs, tapes: tapes, gradients: output.gradients, step: step, gradientScale: gradientScale)
         }
-        return StepResult(loss: output.loss, components: output.components)
+        let lengths = batch.columns.joined().map(\.count)
+        return StepResult(loss: output.loss, components: output.components, tokens: lengths.reduce(0, +),
+                          usefulFlops: 3 * model.config.forwardFlops(lengths: lengths))
     }
 
-    /// Plain training: all columns' activations alive at once.
-    func plainStep(_ batch: TokenizedBatch, step: Int, guide: [Matrix]?, gradientScale: Float) throws -> StepResult {
-        let D = model.embeddingDimension
-        var tapes: [EmbeddingTape] = []
-        var embeddings: [Matrix] = []
-        for (c, column) in batch.columns.enumerated() {
-            let (e, tape) = model.embedForTraining(column, dropout: dropout(step: step, column: c, range: 0..<column.count),
-                                                   keepActivations: true, promptLength: promptLength(column: c))
-            embeddings.append(Matrix(rows: column.count, cols: D, floats: e.pointer))
-            tapes.append(tape!)
-        }
-        let output = try loss.lossAndGradients(columns: embeddings, guide: guide, chunkRows: nil, step: step)
-        for (c, tape) in tapes.enumerated() {
-            let g = floats(output.gradients[c], rows: 0..<batch.columns[c].count, scale: gradientScale)
-            model.backward(tape, dEmbeddings: g.pointer)
-        }
-        return StepResult(loss: output.loss, components: output.components)
+    /// The model worker `w` runs on: the model itself for worker 0, a gradient-separate copy otherwise.
+    func model(worker w: Int) -> SentenceModel {
+        if w == 0 { return model }
+        while workerModels.count < w { workerModels.append(model.sharingValues()) }
+        return workerModels[w - 1]
     }
 
-    /// Stage 1: every column's embeddings [B × D], one forward per mini-batch, no activations kept. Stage 3
-    /// replays the same ranges: a product's rounding can depend on how many rows it has, and the same
-    /// ranges make the replayed embeddings bit-identical to the cached ones (spec §14 P4).
-    public func embedColumns(_ batch: TokenizedBatch, ranges: [[Range<Int>]], step: Int) -> [Matrix] {
+    /// Runs `body(job index, worker model)` over the jobs, job j on worker j mod W, each worker in job order.
+    func forEachJob(_ count: Int, _ body: (Int, SentenceModel) -> Void) {
+        let w = max(1, min(workers, count))
+        let models = (0..<w).map { model(worker: $0) }   // made here, not on the workers
+        CoreWorkers.run(workers: w) { worker in
+            for j in stride(from: worker, to: count, by: w) { body(j, models[worker]) }
+        }
+    }
+
+    /// Stage 1: every column's embeddings [B × D], one forward per job, with activations kept where `keep`
+    /// says (their tapes are returned for stage 3). Stage 3 replays the same ranges: a product's rounding can
+    /// depend on how many rows it has, and the same ranges make the replayed embeddings bit-identical to
+    /// the cached ones (spec §14 P4).
+    public func embedColumns(_ batch: TokenizedBatch, jobs: [Job], keep: [Bool], step: Int) -> ([Matrix], [EmbeddingTape?]) {
         let D = model.embeddingDimension
-        return batch.columns.enumerated().map { c, column in
-            var matrix = Matrix(rows: column.count, cols: D)
-            for range in ranges[c] {
-                let (e, _) = model.embedForTraining(Array(column[range]), dropout: dropout(step: step, column: c, range: range),
-                                                    keepActivations: false, promptLength: promptLength(column: c))
-                for i in 0..<(range.count * D) { matrix.values[range.lowerBound * D + i] = Double(e[i]) }
+        // Workers write disjoint rows of plain buffers (a Swift array must not be mutated from two threads).
+        let buffers = batch.columns.map { UnsafeMutableBufferPointer<Double>.allocate(capacity: $0.count * D) }
+        defer { buffers.forEach { $0.deallocate() } }
+        var tapes = [EmbeddingTape?](repeating: nil, count: jobs.count)
+        let tapeLock = NSLock()
+        lastStepKept = keep.filter { $0 }.count
+        lastStepReplayed = jobs.count - lastStepKept
+        lastStepKeptBytes = zip(jobs, keep).reduce(0) { sum, pair in
+            sum + (pair.1 ? BertActivations.keptBytes(config: model.config, lengths: batch.columns[pair.0.column][pair.0.range].map(\.count)) : 0)
+        }
+        forEachJob(jobs.count) { j, worker in
+            let job = jobs[j]
+            let (e, tape) = worker.embedForTraining(Array(batch.columns[job.column][job.range]),
+                                                    dropout: dropout(step: step, column: job.column, range: job.range),
+                                                    keepActivations: keep[j], promptLength: promptLength(column: job.column))
+            let out = buffers[job.column].baseAddress! + job.range.lowerBound * D
+            for i in 0..<(job.range.count * D) { out[i] = Double(e[i]) }
+            if let tape {
+                tapeLock.lock()
+                tapes[j] = tape
+                tapeLock.unlock()
             }
-            return matrix
         }
+        let matrices = zip(batch.columns, buffers).map { Matrix(rows: $0.0.count, cols: D, values: Array($0.1)) }
+        return (matrices, tapes)
+    }
+
+    /// Stage 1 alone over given per-column ranges, nothing kept (for tests and the data-parallel path).
+    public func embedColumns(_ batch: TokenizedBatch, ranges: [[Range<Int>]], step: Int) -> [Matrix] {
+        let jobs = ranges.enumerated().flatMap { c, rs in rs.map { Job(column: c, range: $0) } }
+        return embedColumns(batch, jobs: jobs, keep: jobs.map { _ in false }, step: step).0
     }
 
     /// Stage 2: the loss and its gradient with respect to every cached embedding.
     public func lossStage(_ embeddings: [Matrix], guide: [Matrix]?, step: Int) throws -> LossOutput {
-        try loss.lossAndGradients(columns: embeddings, guide: guide, chunkRows: miniBatching.lossChunkRows, step: step)
+        try loss.lossAndGradients(columns: embeddings, guide: guide,
+                                  chunkRows: miniBatching.isCached ? miniBatching.lossChunkRows : nil, step: step)
     }
 
-    /// Stage 3: replay each mini-batch with activations and push its cached gradient through.
-    public func replay(_ batch: TokenizedBatch, ranges: [[Range<Int>]], gradients: [Matrix], step: Int, gradientScale: Float) {
-        for (c, column) in batch.columns.enumerated() {
-            for range in ranges[c] {
-                let (_, tape) = model.embedForTraining(Array(column[range]), dropout: dropout(step: step, column: c, range: range),
-                                                       keepActivations: true, promptLength: promptLength(column: c))
-                let g = floats(gradients[c], rows: range, scale: gradientScale)
-                model.backward(tape!, dEmbeddings: g.pointer)
+    /// Stage 3: each job's slice of dL/dE through its kept tape, or through a replayed forward.
+    public func backPropagate(_ batch: TokenizedBatch, jobs: [Job], tapes: [EmbeddingTape?], gradients: [Matrix],
+                              step: Int, gradientScale: Float) {
+        let w = max(1, min(workers, jobs.count))
+        for worker in 1..<max(1, w) { for p in model(worker: worker).parameters { p.zeroGrad() } }
+        forEachJob(jobs.count) { j, worker in
+            let job = jobs[j]
+            let tape = tapes[j] ?? worker.embedForTraining(Array(batch.columns[job.column][job.range]),
+                                                            dropout: dropout(step: step, column: job.column, range: job.range),
+                                                            keepActivations: true, promptLength: promptLength(column: job.column)).1!
+            let g = floats(gradients[job.column], rows: job.range, scale: gradientScale)
+            worker.backward(tape, dEmbeddings: g.pointer)
+        }
+        if w > 1 {
+            Profiler.measure("stage 3: sum workers") {
+                let total = model.parameters
+                for worker in 1..<w {
+                    for (p, q) in zip(total, model(worker: worker).parameters) where q.hasGrad {
+                        Elementwise.add(p.grad.pointer, q.grad.pointer, p.grad.pointer, count: p.count)
+                    }
+                }
             }
         }
     }

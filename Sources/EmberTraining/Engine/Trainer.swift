@@ -18,6 +18,9 @@ public struct StepMetrics {
     public let skippedSteps: Int
     public let pairsPerSecond: Double
     public let seconds: Double
+    /// Tokens the step embedded and its useful GFLOP (`StepResult`): the benchmark's achieved rate.
+    public var tokens = 0
+    public var gigaflops = 0.0
 
     /// The metrics JSON line (cli.md: step, epoch, loss, per-dim losses, lr, grad_norm, pairs_per_s, seconds;
     /// `skipped` and `skipped_steps` when `--skip-nonfinite` skipped steps).
@@ -26,6 +29,7 @@ public struct StepMetrics {
                                      "lr": Double(learningRate), "grad_norm": Double(gradNorm),
                                      "pairs_per_s": (pairsPerSecond * 100).rounded() / 100, "seconds": (seconds * 1000).rounded() / 1000]
         if !components.isEmpty { object["losses"] = components }
+        if tokens > 0 { object["tokens"] = tokens; object["gflop"] = (gigaflops * 1000).rounded() / 1000 }
         if skipped { object["skipped"] = true }
         if skippedSteps > 0 { object["skipped_steps"] = skippedSteps }
         return JSONOutput.string(object)   // a non-finite loss of a skipped step is null
@@ -73,6 +77,7 @@ public final class Trainer {
                                      hiddenDropout: dropout ?? model.config.hiddenDropoutProb,
                                      attentionDropout: dropout ?? model.config.attentionProbsDropoutProb,
                                      seed: configuration.seed)
+        if let budget = configuration.activationMemory { engine.activationBudget = budget }
         optimizer = configuration.optimizer == .adamw ? AdamW(weightDecay: configuration.weightDecay)
                                                       : SGD(weightDecay: configuration.weightDecay)
         schedule = LearningRateSchedule(rawValue: configuration.scheduler)!
@@ -100,7 +105,7 @@ public final class Trainer {
             let stepStart = Date()
             let micro = plan[completedSteps]
             parameters.forEach { $0.zeroGrad() }
-            var loss = 0.0, components: [String: Double] = [:], pairs = 0
+            var loss = 0.0, components: [String: Double] = [:], pairs = 0, tokens = 0, flops = 0.0
             // The dropout stream of a micro-batch is keyed by its run-wide index.
             let microStepBase = plan.firstMicroStep(of: completedSteps)
             var badRows: [Int] = []
@@ -110,6 +115,8 @@ public final class Trainer {
                 loss += result.loss / Double(micro.count)
                 for (key, value) in result.components { components[key, default: 0] += value / Double(micro.count) }
                 pairs += batch.rows.count
+                tokens += result.tokens
+                flops += result.usefulFlops
                 if !result.loss.isFinite { badRows += batch.rows }
             }
             let lr = schedule.learningRate(step: completedSteps, totalSteps: plan.count, warmupSteps: warmupSteps,
@@ -135,7 +142,7 @@ public final class Trainer {
                                    components: components, learningRate: lr, gradNorm: norm,
                                    skipped: skipped, skippedSteps: skippedSteps,
                                    pairsPerSecond: Double(pairs) / max(elapsed, 1e-9),
-                                   seconds: Date().timeIntervalSince(start)))
+                                   seconds: Date().timeIntervalSince(start), tokens: tokens, gigaflops: flops / 1e9))
             if let every = configuration.saveSteps, completedSteps % every == 0, completedSteps < plan.count {
                 try checkpoint(completedSteps)
             }
@@ -202,6 +209,7 @@ public final class Trainer {
         var saved = state.configuration, current = configuration
         saved.saveSteps = nil; current.saveSteps = nil   // checkpoint frequency does not change the maths,
         saved.skipNonFinite = false; current.skipNonFinite = false   // nor does skipping (while steps are finite)
+        saved.activationMemory = nil; current.activationMemory = nil // nor what GradCache keeps
         guard saved == current else {
             throw EmberError("--resume \(folder.path): the checkpoint was written with different training options; resume with the same flags")
         }

@@ -28,6 +28,10 @@ public struct TrainingConfiguration: Codable, Equatable {
     /// Skip an optimiser step whose loss or gradient norm is not finite (counted in the metrics) instead
     /// of stopping. Not stored in checkpoints: it changes nothing while every step is finite.
     public var skipNonFinite = false
+    /// GradCache: bytes of mini-batch activations kept from stage 1 for stage 3 (`--activation-memory`);
+    /// nil = `GradCacheEngine.defaultActivationBudget`. Not stored in checkpoints: keeping or replaying a
+    /// mini-batch gives the same gradients bit for bit, so it changes memory and speed, never the weights.
+    public var activationMemory: Int? = nil
 
     enum CodingKeys: String, CodingKey {
         case batchSize, epochs, maxSteps, optimizer, learningRate, weightDecay, scheduler, warmupSteps, maxGradNorm

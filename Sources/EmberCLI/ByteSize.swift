@@ -1,0 +1,18 @@
+import EmberCore
+import Foundation
+
+/// Sizes on the command line: bytes, or a number with K, M, G or T (powers of 1024, an optional trailing
+/// "B" or "iB": 512M, 1.5G, 2GiB).
+enum ByteSize {
+    static func parse(_ text: String, flag: String) throws -> Int {
+        var digits = text.trimmingCharacters(in: .whitespaces).uppercased()
+        for suffix in ["IB", "B"] where digits.hasSuffix(suffix) && digits.count > suffix.count { digits.removeLast(suffix.count); break }
+        let units: [Character: Double] = ["K": 1024, "M": 1024 * 1024, "G": 1024 * 1024 * 1024, "T": 1024 * 1024 * 1024 * 1024]
+        var scale = 1.0
+        if let last = digits.last, let unit = units[last] { scale = unit; digits.removeLast() }
+        guard let value = Double(digits), value.isFinite, value >= 0, value * scale < 1e18 else {
+            throw EmberError("\(flag) must be a size such as 512M or 2G (or bytes), got '\(text)'")
+        }
+        return Int(value * scale)
+    }
+}
