@@ -30,7 +30,7 @@ demo: build model
 	@demo/demo.sh "$(EMBER)" "$$(scripts/fetch-model.sh)"
 
 bench: build model
-	@bench/encode.sh "$(EMBER)" "$$(scripts/fetch-model.sh)"
+	@bench/perf.sh "$(EMBER)" "$$(scripts/fetch-model.sh)"
 
 # libFuzzer + ASan harnesses of the input parsers (Fuzz/, scripts/fuzz.sh): `make fuzz FUZZ_SECONDS=60
 # FUZZ_TARGET=all`; `make fuzz-replay` runs every seed and saved finding once.

