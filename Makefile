@@ -13,9 +13,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: demo test build deps model bench clean fuzz fuzz-replay
 
 deps:
-	@dpkg -s libopenblas-dev python3-yaml >/dev/null 2>&1 || { \
-	  echo "installing libopenblas-dev, python3-yaml (Debian; the tests read model cards' YAML with it)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev python3-yaml >/dev/null; }
+	@dpkg -s libopenblas-dev libdnnl-dev python3-yaml >/dev/null 2>&1 || { \
+	  echo "installing libopenblas-dev, libdnnl-dev (oneDNN: bf16 products), python3-yaml (Debian; the tests read model cards' YAML with it)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev libdnnl-dev python3-yaml >/dev/null; }
 
 model:
 	@scripts/fetch-model.sh >/dev/null

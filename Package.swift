@@ -2,7 +2,7 @@
 // Ember: fine-tune and serve sentence-embedding models in Swift.
 //
 // Targets follow the architecture, bottom to top:
-//   CBLAS (Debian's OpenBLAS headers) → EmberCore (numeric core: buffers, BLAS, SIMD kernels)
+//   CBLAS, CDNNL (Debian's OpenBLAS and oneDNN headers) → EmberCore (numeric core: buffers, BLAS, SIMD kernels)
 //   → EmberTokenizer (BERT WordPiece, identical to Hugging Face's)
 //   → EmberModel (safetensors, BERT encoder + backward, pooling, model folders)
 //   → EmberLosses (contrastive losses as pure functions of embeddings)
@@ -28,7 +28,9 @@ let package = Package(
         // Declarations only: OpenBLAS itself is loaded at run time (see EmberCore/BLAS.swift) so that
         // Ember can choose the kernel set before the library initialises.
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
-        .target(name: "EmberCore", dependencies: ["CBLAS"]),
+        // oneDNN's declarations, for the opt-in bf16 products (`--precision bf16`); loaded at run time too.
+        .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        .target(name: "EmberCore", dependencies: ["CBLAS", "CDNNL"]),
         .target(name: "EmberTokenizer", dependencies: ["EmberCore"]),
         .target(name: "EmberModel", dependencies: ["EmberCore", "EmberTokenizer"]),
         .target(name: "EmberLosses", dependencies: ["EmberCore"]),

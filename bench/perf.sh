@@ -5,7 +5,7 @@
 #   IMPLS=ember bench/perf.sh                    # Ember only (also when the reference venv is missing)
 #
 # 1. the fp32 ceiling: `ember bench sgemm` (the step's products, OpenBLAS threads vs one product per core);
-# 2. encoding, batch 32, best of 3 passes: bench/texts.txt (4,000 sentences and passages) and the demo's
+# 2. encoding, batch 32, best of 3 passes, fp32 and (when oneDNN and AVX512_BF16 are there) --precision bf16: bench/texts.txt (4,000 sentences and passages) and the demo's
 #    short chat texts (every distinct text of demo/data, 12–15 tokens);
 # 3. training (bench/train.sh, which waits for a quiet machine and records the foreign load): MNRL 32,
 #    cached MNRL 128/32, Matryoshka(cached GIST) 128/32, cached MNRL 2048/32, and Ember's cached MNRL 256
@@ -56,6 +56,13 @@ for workload in texts chat; do
     load="$(cut -d' ' -f1-3 /proc/loadavg)"
     "$WORK/ember" bench encode --model "$MODEL" --input "$input" --batch-size 32 --runs 3 \
         | python3 -c "import json,sys; r=json.loads(sys.stdin.read()); r['load_before']='$load'; print(json.dumps(r))" >"$OUT/encode-$workload.ember.json"
+    log "encode $workload: ember --precision bf16"
+    load="$(cut -d' ' -f1-3 /proc/loadavg)"
+    if "$WORK/ember" bench encode --model "$MODEL" --input "$input" --batch-size 32 --runs 3 --precision bf16 >"$WORK/bf16.json"; then
+        python3 -c "import json,sys; r=json.load(open('$WORK/bf16.json')); r['load_before']='$load'; print(json.dumps(r))" >"$OUT/encode-$workload.ember-bf16.json"
+    else
+        log "encode $workload: no bf16 (the error above)"; rm -f "$OUT/encode-$workload.ember-bf16.json"
+    fi
     if [[ " $IMPLS " == *" st "* ]]; then
         log "encode $workload: sentence-transformers"
         load="$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -77,7 +84,11 @@ read -r wall rss <"$WORK/e2e.time"
 python3 -c "import json; print(json.dumps({'impl': 'ember', 'wall_s': $wall, 'peak_rss_mb': round($rss / 1024, 1), 'load_before': '$(cut -d' ' -f1-3 /proc/loadavg)', 'steps': sum(1 for _ in open('$WORK/e2e/metrics.jsonl'))}))" >"$OUT/e2e.ember.json"
 if [[ " $IMPLS " == *" st "* ]]; then
     log "end to end: sentence-transformers"
-    "$PY" bench/finetune_reference.py --data demo/data/train.jsonl --guide "$MODEL" 2>"$WORK/e2e-st.err" | grep '^{' | tail -1 >"$OUT/e2e.st.json"
+    if "$PY" bench/finetune_reference.py --data demo/data/train.jsonl --guide "$MODEL" >"$WORK/e2e-st.out" 2>"$WORK/e2e-st.err"; then
+        grep '^{"impl"' "$WORK/e2e-st.out" | tail -1 >"$OUT/e2e.st.json"
+    else
+        log "the reference trainer failed: $(tail -n 2 "$WORK/e2e-st.err")"; rm -f "$OUT/e2e.st.json"
+    fi
 fi
 
 python3 bench/perf_table.py "$OUT" README.md

@@ -40,6 +40,11 @@ for w in ("texts", "chat"):
     rows.append([labels[w], f"{e['sentences_per_s']:,.1f} texts/s", f"{s['sentences_per_s']:,.1f} texts/s" if s else "–",
                  ratio(e["sentences_per_s"], s and s["sentences_per_s"]), mb(e.get("peak_rss_mb")), mb(s and s.get("peak_rss_mb")),
                  pct(e.get("gflops_per_s"))])
+    h = load(f"encode-{w}.ember-bf16.json")
+    if h:
+        rows.append([labels[w].replace(", batch 32", ", batch 32, Ember `--precision bf16`"), f"{h['sentences_per_s']:,.1f} texts/s",
+                     f"{s['sentences_per_s']:,.1f} texts/s" if s else "–", ratio(h["sentences_per_s"], s and s["sentences_per_s"]),
+                     mb(h.get("peak_rss_mb")), mb(s and s.get("peak_rss_mb")), f"{h['gflops_per_s']:.0f} (bf16)"])
 train = [("i3-mnrl-32", "MNRL, batch 32"), ("i3-cmnrl-128", "cached MNRL, batch 128, mini-batch 32"),
          ("i4-mcgist-128", "Matryoshka(cached GIST), batch 128, mini-batch 32"),
          ("i3-cmnrl-256", "cached MNRL, batch 256, mini-batch 32"),

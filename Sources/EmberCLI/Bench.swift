@@ -16,6 +16,7 @@ struct BenchEncode: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "encode", abstract: "Encode throughput and peak RSS.")
 
     @OptionGroup var source: ModelInput
+    @OptionGroup var precisionOption: PrecisionOption
 
     @Option(name: .long, help: "Texts per forward pass.")
     var batchSize: Int = 32
@@ -24,6 +25,7 @@ struct BenchEncode: ParsableCommand {
     var runs: Int = 2
 
     func run() throws {
+        try precisionOption.apply()
         let model = try source.loadModel()
         let texts = try source.loadTexts()
         let lengths = texts.map { model.tokenize($0).count }
@@ -45,7 +47,7 @@ struct BenchEncode: ParsableCommand {
             "tokens_per_s": (Double(tokens) / best).rounded(),
             "peak_rss_mb": (peakResidentMegabytes() * 10).rounded() / 10,
             "gflop_per_pass": (flops / 1e6).rounded() / 1000, "gflops_per_s": (flops / best / 1e8).rounded() / 10,
-            "blas_core": BLAS.coreName, "threads": BLAS.threads, "workers": CoreWorkers.count,
+            "blas_core": BLAS.coreName, "threads": BLAS.threads, "workers": CoreWorkers.count, "precision": Precision.products.rawValue,
         ]
         let json = try JSONSerialization.data(withJSONObject: report, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))

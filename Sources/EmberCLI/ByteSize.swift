@@ -1,3 +1,4 @@
+import ArgumentParser
 import EmberCore
 import Foundation
 
@@ -14,5 +15,18 @@ enum ByteSize {
             throw EmberError("\(flag) must be a size such as 512M or 2G (or bytes), got '\(text)'")
         }
         return Int(value * scale)
+    }
+}
+
+/// `--precision fp32|bf16` for the commands that only run frozen weights (encode, evaluate, mine, bench).
+struct PrecisionOption: ParsableArguments {
+    @Option(name: .long, help: "Products of the linear layers: fp32 (exact, default) or bf16 (oneDNN, AVX512_BF16; ≈ 1.5× faster, embeddings within ≈ 1e-2).")
+    var precision: String = "fp32"
+
+    func apply() throws {
+        guard let p = Precision(rawValue: precision) else {
+            throw EmberError("--precision must be fp32 or bf16, got '\(precision)'")
+        }
+        try Precision.use(p)
     }
 }

@@ -31,6 +31,7 @@ struct Encode: ParsableCommand {
         abstract: "Embed texts with a model folder's own pipeline (tokenizer, encoder, pooling, Normalize).")
 
     @OptionGroup var source: ModelInput
+    @OptionGroup var precisionOption: PrecisionOption
 
     @Option(name: .long, help: "Embeddings file: .npy (float32 [N, D]) or .jsonl.")
     var output: String
@@ -63,6 +64,7 @@ struct Encode: ParsableCommand {
     }
 
     func run() throws {
+        try precisionOption.apply()
         let outputURL = URL(fileURLWithPath: output)
         try OutputFile.check(outputURL, flag: "--output", kind: "an embeddings file",
                              inputs: [("--input", source.input), ("--model", source.model)], overwrite: overwrite,

@@ -7,6 +7,7 @@ import Foundation
 /// `ember evaluate`: retrieval (queries, corpus, qrels) or STS (sentence pairs with gold scores) metrics of a
 /// model folder, per embedding dimension (truncated and re-normalised, for Matryoshka models).
 struct Evaluate: ParsableCommand {
+    @OptionGroup var precisionOption: PrecisionOption
     static let configuration = CommandConfiguration(
         abstract: "Retrieval (ndcg@10, mrr@10, map@100, accuracy/precision/recall@k) or STS (Pearson, Spearman) per dimension.")
 
@@ -32,6 +33,7 @@ struct Evaluate: ParsableCommand {
     }
 
     func run() throws {
+        try precisionOption.apply()
         let sentenceModel = try SentenceModel(folder: URL(fileURLWithPath: model))
         sentenceModel.warnings.forEach(warn)
         let dims = try parseDimensions(truncateDims, flag: "--truncate-dims", modelDimension: sentenceModel.embeddingDimension)

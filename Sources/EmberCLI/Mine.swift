@@ -8,6 +8,7 @@ import Foundation
 /// `ember mine`: hard negatives for (anchor, positive) rows with the semantics of sentence-transformers'
 /// `mine_hard_negatives` (Sources/EmberMining/SEMANTICS.md; cli.md "ember mine").
 struct Mine: ParsableCommand {
+    @OptionGroup var precisionOption: PrecisionOption
     static let configuration = CommandConfiguration(
         abstract: "Add hard negatives to (anchor, positive) rows, as sentence-transformers' mine_hard_negatives does.")
 
@@ -65,6 +66,7 @@ struct Mine: ParsableCommand {
     }
 
     func run() throws {
+        try precisionOption.apply()
         let outputURL = URL(fileURLWithPath: output)
         var inputs: [RunFolder.Input] = [("--data", data), ("--model", model)]
         if let corpus { inputs.append(("--corpus", corpus)) }

@@ -38,7 +38,7 @@ struct Train: ParsableCommand {
 
     @Option(name: .long, help: "GradCache mini-batch size (any loss); absent = no caching.") var miniBatchSize: Int?
     @Option(name: .long, help: "GradCache mini-batches by token budget.") var miniBatchTokens: Int?
-    @Option(name: .long, help: "GradCache: memory for mini-batch activations kept from the first pass instead of re-running their forward (e.g. 512M, 2G, 0 = replay all; default 1/16 of RAM, at most 512M).") var activationMemory: String?
+    @Option(name: .long, help: "GradCache: memory for mini-batch activations kept from the first pass instead of re-running their forward (e.g. 512M, 2G, 0 = replay all; default 1/16 of RAM, at most 448M).") var activationMemory: String?
     @Option(name: .long, help: "Contrastive batch size (in-batch negatives).") var batchSize: Int = 32
     @Option(name: .long, help: "Epochs.") var epochs: Int = 1
     @Option(name: .long, help: "Optimiser steps (wins over --epochs).") var maxSteps: Int?

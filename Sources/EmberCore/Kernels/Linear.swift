@@ -5,6 +5,10 @@ public enum Linear {
     public static func forward(_ x: UnsafePointer<Float>, rows: Int, inFeatures: Int, outFeatures: Int,
                                weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
                                _ y: UnsafeMutablePointer<Float>) {
+        if Precision.products == .bf16, let bias {
+            BF16Linear.forward(x, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, weight: weight, bias: bias, y)
+            return
+        }
         if let bias {
             for row in 0..<rows { (y + row * outFeatures).update(from: bias, count: outFeatures) }
         }

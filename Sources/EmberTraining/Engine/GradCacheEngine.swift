@@ -68,11 +68,11 @@ public final class GradCacheEngine {
     /// What the last step did: mini-batches kept and replayed, and the bytes kept (for logs and tests).
     public private(set) var lastStepKept = 0, lastStepReplayed = 0, lastStepKeptBytes = 0
 
-    /// The default activation budget: 1/16 of physical memory, at most 512 MiB. Cached training's peak then
-    /// stays below the reference's at every batch size while short-text batches up to ≈ 128 pairs keep all
-    /// their activations.
+    /// The default activation budget: 1/16 of physical memory, at most 448 MiB — chosen so that cached
+    /// training's peak RSS stays below sentence-transformers' at every batch size measured (bench/perf.sh)
+    /// while a batch of 128 short pairs keeps nearly all its mini-batches.
     public static var defaultActivationBudget: Int {
-        min(512 << 20, Int(ProcessInfo.processInfo.physicalMemory / 16))
+        min(448 << 20, Int(ProcessInfo.processInfo.physicalMemory / 16))
     }
 
     func promptLength(column c: Int) -> Int { c < promptLengths.count ? promptLengths[c] : 0 }
