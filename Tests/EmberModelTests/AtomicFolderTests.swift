@@ -59,6 +59,19 @@ final class AtomicFolderTests: XCTestCase {
         XCTAssertEqual(entries("out"), ["checkpoint-2", "ember_run.json"])
     }
 
+    func testJournalInsideTheNewFolderAfterTheSwapIsRemoved() throws {
+        let pid = try Processes.deadPID()
+        // Killed between "rename temporary → out" and removing the journal it carried along.
+        try file("out/model.safetensors", "new")
+        try file("out/ember_run.json", "marker")
+        try file("out/.ember-moved", "ember_run.json\n")
+        try file(".out.old-\(pid)-5/model.safetensors", "old")
+        try AtomicFolder.recover(root.appendingPathComponent("out"))
+        XCTAssertEqual(entries(), ["out"])
+        XCTAssertEqual(entries("out"), ["ember_run.json", "model.safetensors"])
+        XCTAssertEqual(read("out/model.safetensors"), "new")
+    }
+
     func testOldFolderAfterTheSwapIsRemoved() throws {
         let pid = try Processes.deadPID()
         try file("out/model.safetensors", "new")

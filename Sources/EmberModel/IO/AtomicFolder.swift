@@ -7,9 +7,10 @@ import Foundation
 /// The steps, and what a kill at each leaves (`recover` undoes every one of them on the next run):
 ///  1. write the new content into `.NAME.tmp-PID-R`            → a partial temporary: removed;
 ///  2. move entries worth keeping from NAME into the temporary,
-///     each name first appended to its journal `.ember-moved`  → journaled entries moved back, then removed;
+///     each name first appended to its journal `.ember-moved`
+///     (rewritten atomically; kept until step 4 is done)      → journaled entries moved back, then removed;
 ///  3. rename NAME to `.NAME.old-PID-R`                        → NAME missing: the old folder renamed back;
-///  4. rename the temporary to NAME                            → done; the old folder is removed;
+///  4. rename the temporary to NAME, drop its journal         → done; the old folder and journal are removed;
 ///  5. remove the old folder.
 /// Only hidden siblings with exactly these names, of processes that are no longer running, are touched.
 public enum AtomicFolder {
@@ -36,14 +37,18 @@ public enum AtomicFolder {
                     let target = temporary.appendingPathComponent(name)
                     if !fm.fileExists(atPath: target.path) {
                         moved += name + "\n"
-                        try Data(moved.utf8).write(to: journal)
+                        // Atomically (temporary file + rename): a kill while a plain write had truncated
+                        // the journal would lose the names of entries already moved, and `recover`
+                        // would then delete them with the temporary (seen: the run marker, in CI).
+                        try Data(moved.utf8).write(to: journal, options: .atomic)
                         try fm.moveItem(at: destination.appendingPathComponent(name), to: target)
                     }
                 }
-                if !moved.isEmpty { try fm.removeItem(at: journal) }
+                // The journal stays until the swap is done: until then a kill must be able to move entries back.
                 let old = parent.appendingPathComponent(".\(destination.lastPathComponent).old-\(tag)")
                 try fm.moveItem(at: destination, to: old)
                 try fm.moveItem(at: temporary, to: destination)
+                if !moved.isEmpty { try? fm.removeItem(at: destination.appendingPathComponent(journalName)) }
                 try? fm.removeItem(at: old)
             } else {
                 try fm.moveItem(at: temporary, to: destination)
@@ -98,6 +103,8 @@ public enum AtomicFolder {
                 }
                 try fm.removeItem(at: url)
             }
+            // Killed between step 4 and the journal's removal: the new folder still holds it.
+            try? fm.removeItem(at: destination.appendingPathComponent(journalName))
         } catch {
             throw EmberError("\(destination.path): cannot clean up after an interrupted save (\(describe(error)))")
         }
