@@ -50,16 +50,18 @@ for name in ("queries", "corpus"):
         add(json.loads(line).get("text", ""))
 open(sys.argv[1], "w", encoding="utf-8").write("\n".join(out) + "\n")
 PY
+# stdin: one JSON object; stdout: the same with the load average read before the run ($1) added.
+with_load() { python3 -c "import json,sys; r=json.loads(sys.stdin.read()); r['load_before']='$1'; print(json.dumps(r))"; }
 for workload in texts chat; do
     input="$root/bench/texts.txt"; [ $workload = chat ] && input="$WORK/chat.txt"
     log "encode $workload: ember"
     load="$(cut -d' ' -f1-3 /proc/loadavg)"
     "$WORK/ember" bench encode --model "$MODEL" --input "$input" --batch-size 32 --runs 3 \
-        | python3 -c "import json,sys; r=json.loads(sys.stdin.read()); r['load_before']='$load'; print(json.dumps(r))" >"$OUT/encode-$workload.ember.json"
+        | with_load "$load" >"$OUT/encode-$workload.ember.json"
     log "encode $workload: ember --precision bf16"
     load="$(cut -d' ' -f1-3 /proc/loadavg)"
     if "$WORK/ember" bench encode --model "$MODEL" --input "$input" --batch-size 32 --runs 3 --precision bf16 >"$WORK/bf16.json"; then
-        python3 -c "import json,sys; r=json.load(open('$WORK/bf16.json')); r['load_before']='$load'; print(json.dumps(r))" >"$OUT/encode-$workload.ember-bf16.json"
+        with_load "$load" <"$WORK/bf16.json" >"$OUT/encode-$workload.ember-bf16.json"
     else
         log "encode $workload: no bf16 (the error above)"; rm -f "$OUT/encode-$workload.ember-bf16.json"
     fi
@@ -67,7 +69,7 @@ for workload in texts chat; do
         log "encode $workload: sentence-transformers"
         load="$(cut -d' ' -f1-3 /proc/loadavg)"
         "$PY" bench/encode_reference.py --texts "$input" --batch-size 32 --runs 3 | grep '^{' | tail -1 \
-            | python3 -c "import json,sys; r=json.loads(sys.stdin.read()); r['load_before']='$load'; print(json.dumps(r))" >"$OUT/encode-$workload.st.json"
+            | with_load "$load" >"$OUT/encode-$workload.st.json"
     fi
 done
 
@@ -77,11 +79,12 @@ RESULTS="$OUT" FORCE=1 IMPLS="$IMPLS" EMBER_BIN="$WORK/ember" MODEL="$MODEL" ST_
 
 log "end to end: ember"
 rm -rf "$WORK/e2e"
+load="$(cut -d' ' -f1-3 /proc/loadavg)"
 /usr/bin/time -f "%e %M" -o "$WORK/e2e.time" "$WORK/ember" train --model "$MODEL" --data demo/data/train.jsonl \
     --output "$WORK/e2e" --loss gist --guide "$MODEL" --matryoshka-dims 384,256,128,64,32 --batch-size 64 \
     --mini-batch-size 16 --epochs 2 2>"$WORK/e2e.err"
 read -r wall rss <"$WORK/e2e.time"
-python3 -c "import json; print(json.dumps({'impl': 'ember', 'wall_s': $wall, 'peak_rss_mb': round($rss / 1024, 1), 'load_before': '$(cut -d' ' -f1-3 /proc/loadavg)', 'steps': sum(1 for _ in open('$WORK/e2e/metrics.jsonl'))}))" >"$OUT/e2e.ember.json"
+python3 -c "import json; print(json.dumps({'impl': 'ember', 'wall_s': $wall, 'peak_rss_mb': round($rss / 1024, 1), 'load_before': '$load', 'steps': sum(1 for _ in open('$WORK/e2e/metrics.jsonl'))}))" >"$OUT/e2e.ember.json"
 if [[ " $IMPLS " == *" st "* ]]; then
     log "end to end: sentence-transformers"
     if "$PY" bench/finetune_reference.py --data demo/data/train.jsonl --guide "$MODEL" >"$WORK/e2e-st.out" 2>"$WORK/e2e-st.err"; then

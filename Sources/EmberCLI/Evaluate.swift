@@ -7,9 +7,10 @@ import Foundation
 /// `ember evaluate`: retrieval (queries, corpus, qrels) or STS (sentence pairs with gold scores) metrics of a
 /// model folder, per embedding dimension (truncated and re-normalised, for Matryoshka models).
 struct Evaluate: ParsableCommand {
-    @OptionGroup var precisionOption: PrecisionOption
     static let configuration = CommandConfiguration(
         abstract: "Retrieval (ndcg@10, mrr@10, map@100, accuracy/precision/recall@k) or STS (Pearson, Spearman) per dimension.")
+
+    @OptionGroup var precisionOption: PrecisionOption
 
     @Option(name: .long, help: "Model folder.") var model: String
     @Option(name: .long, help: "Queries: JSONL with id and text.") var queries: String?

@@ -8,9 +8,10 @@ import Foundation
 /// `ember mine`: hard negatives for (anchor, positive) rows with the semantics of sentence-transformers'
 /// `mine_hard_negatives` (Sources/EmberMining/SEMANTICS.md; cli.md "ember mine").
 struct Mine: ParsableCommand {
-    @OptionGroup var precisionOption: PrecisionOption
     static let configuration = CommandConfiguration(
         abstract: "Add hard negatives to (anchor, positive) rows, as sentence-transformers' mine_hard_negatives does.")
+
+    @OptionGroup var precisionOption: PrecisionOption
 
     @Option(name: .long, help: "Model folder that embeds queries and candidates.") var model: String
     @Option(name: .long, help: "Pairs: .jsonl, .csv or .tsv; the first two columns are anchor and positive.") var data: String

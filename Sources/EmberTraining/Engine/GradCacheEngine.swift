@@ -65,8 +65,8 @@ public final class GradCacheEngine {
     }
     /// Per worker w ≥ 1, a model sharing the weights with its own gradients (made on first use).
     private var workerModels: [SentenceModel] = []
-    /// What the last step did: mini-batches kept and replayed, and the bytes kept (for logs and tests).
-    public private(set) var lastStepKept = 0, lastStepReplayed = 0, lastStepKeptBytes = 0
+    /// What the last step did: mini-batches kept and replayed (for logs and tests).
+    public private(set) var lastStepKept = 0, lastStepReplayed = 0
 
     /// The default activation budget: 1/16 of physical memory, at most 448 MiB — chosen so that cached
     /// training's peak RSS stays below sentence-transformers' at every batch size measured (bench/perf.sh)
@@ -136,6 +136,8 @@ public final class GradCacheEngine {
         let guideEmbeddings = try guide.map { g in try batch.texts.map { try g.embed($0) } }
         let jobs = jobs(batch)
         let keep = keptJobs(batch, jobs: jobs)
+        lastStepKept = keep.filter { $0 }.count
+        lastStepReplayed = jobs.count - lastStepKept
         let (embeddings, tapes) = Profiler.measure("stage 1: embed") { embedColumns(batch, jobs: jobs, keep: keep, step: step) }
         let output = try Profiler.measure("stage 2: loss") {
             try lossStage(embeddings, guide: guideEmbeddings, step: step)
@@ -164,6 +166,15 @@ public final class GradCacheEngine {
         }
     }
 
+    /// One job's training forward. Stage 1 and the replay both call this, so a replayed mini-batch sees the
+    /// same rows, dropout keys and prompt mask as its first pass — what makes the two bit-identical.
+    func forward(_ batch: TokenizedBatch, _ job: Job, step: Int, keepActivations: Bool,
+                 on worker: SentenceModel) -> (FloatBuffer, EmbeddingTape?) {
+        worker.embedForTraining(Array(batch.columns[job.column][job.range]),
+                                dropout: dropout(step: step, column: job.column, range: job.range),
+                                keepActivations: keepActivations, promptLength: promptLength(column: job.column))
+    }
+
     /// Stage 1: every column's embeddings [B × D], one forward per job, with activations kept where `keep`
     /// says (their tapes are returned for stage 3). Stage 3 replays the same ranges: a product's rounding can
     /// depend on how many rows it has, and the same ranges make the replayed embeddings bit-identical to
@@ -175,16 +186,9 @@ public final class GradCacheEngine {
         defer { buffers.forEach { $0.deallocate() } }
         var tapes = [EmbeddingTape?](repeating: nil, count: jobs.count)
         let tapeLock = NSLock()
-        lastStepKept = keep.filter { $0 }.count
-        lastStepReplayed = jobs.count - lastStepKept
-        lastStepKeptBytes = zip(jobs, keep).reduce(0) { sum, pair in
-            sum + (pair.1 ? BertActivations.keptBytes(config: model.config, lengths: batch.columns[pair.0.column][pair.0.range].map(\.count)) : 0)
-        }
         forEachJob(jobs.count) { j, worker in
             let job = jobs[j]
-            let (e, tape) = worker.embedForTraining(Array(batch.columns[job.column][job.range]),
-                                                    dropout: dropout(step: step, column: job.column, range: job.range),
-                                                    keepActivations: keep[j], promptLength: promptLength(column: job.column))
+            let (e, tape) = forward(batch, job, step: step, keepActivations: keep[j], on: worker)
             let out = buffers[job.column].baseAddress! + job.range.lowerBound * D
             for i in 0..<(job.range.count * D) { out[i] = Double(e[i]) }
             if let tape {
@@ -213,12 +217,10 @@ public final class GradCacheEngine {
     public func backPropagate(_ batch: TokenizedBatch, jobs: [Job], tapes: [EmbeddingTape?], gradients: [Matrix],
                               step: Int, gradientScale: Float) {
         let w = max(1, min(workers, jobs.count))
-        for worker in 1..<max(1, w) { for p in model(worker: worker).parameters { p.zeroGrad() } }
+        for worker in 1..<w { for p in model(worker: worker).parameters { p.zeroGrad() } }
         forEachJob(jobs.count) { j, worker in
             let job = jobs[j]
-            let tape = tapes[j] ?? worker.embedForTraining(Array(batch.columns[job.column][job.range]),
-                                                            dropout: dropout(step: step, column: job.column, range: job.range),
-                                                            keepActivations: true, promptLength: promptLength(column: job.column)).1!
+            let tape = tapes[j] ?? forward(batch, job, step: step, keepActivations: true, on: worker).1!
             let g = floats(gradients[job.column], rows: job.range, scale: gradientScale)
             worker.backward(tape, dEmbeddings: g.pointer)
         }
