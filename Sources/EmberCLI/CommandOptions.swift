@@ -20,15 +20,18 @@ enum ByteSize {
     }
 }
 
-/// `--precision fp32|bf16` for the commands that only run frozen weights (encode, evaluate, mine, bench).
+/// `--precision fp32|bf16` (encode, evaluate, mine, bench, train).
 struct PrecisionOption: ParsableArguments {
-    @Option(name: .long, help: "Linear layers' products: fp32 (default; what the parity tests check) or bf16 (oneDNN on AVX512_BF16 CPUs: ≈ 1.8–1.9× faster encoding; embeddings within cosine 1e-4 of fp32).")
+    @Option(name: .long, help: "Linear layers' products: fp32 (default; what the parity tests check) or bf16 (oneDNN on AVX512_BF16 CPUs: ≈ 1.8–1.9× faster encoding, embeddings within cosine 1e-4 of fp32; in training fp32 master weights, gradients and optimiser).")
     var precision: String = "fp32"
 
-    func apply() throws {
+    /// Switches the process to the chosen precision (one-line error when oneDNN or the CPU lacks bf16).
+    @discardableResult
+    func apply() throws -> Precision {
         guard let p = Precision(rawValue: precision) else {
             throw EmberError("--precision must be fp32 or bf16, got '\(precision)'")
         }
         try Precision.use(p)
+        return p
     }
 }

@@ -80,6 +80,8 @@ struct RunDocuments {
         ]
         // Ember's own option, no trainer argument of the reference: it overrides config.json's dropouts.
         if let dropout = c.dropout { out.append(("dropout (hidden and attention)", "\(dropout)")) }
+        // The reference's mixed-precision flag: there torch autocast, here the linear layers' bf16 products.
+        if c.precision == .bf16 { out.append(("bf16", "True")) }
         return out
     }
 

@@ -39,6 +39,7 @@ struct Train: ParsableCommand {
     @Option(name: .long, help: "GradCache mini-batch size (any loss); absent = no caching.") var miniBatchSize: Int?
     @Option(name: .long, help: "GradCache mini-batches by token budget.") var miniBatchTokens: Int?
     @Option(name: .long, help: "GradCache: memory for mini-batch activations kept from the first pass instead of re-running their forward (e.g. 512M, 2G, 0 = replay all; default 1/16 of RAM, at most 448M).") var activationMemory: String?
+    @OptionGroup var precisionOption: PrecisionOption
     @Option(name: .long, help: "Contrastive batch size (in-batch negatives).") var batchSize: Int = 32
     @Option(name: .long, help: "Epochs.") var epochs: Int = 1
     @Option(name: .long, help: "Optimiser steps (wins over --epochs).") var maxSteps: Int?
@@ -86,6 +87,7 @@ struct Train: ParsableCommand {
         c.skipNonFinite = skipNonfinite
         c.activationMemory = try activationMemory.map { try ByteSize.parse($0, flag: "--activation-memory") }
         try c.validate()
+        c.precision = try precisionOption.apply() == .bf16 ? .bf16 : nil
         if let n = evalSteps, n < 1 { throw EmberError("--eval-steps must be at least 1, got \(n)") }
         if let n = saveTotalLimit, n < 1 { throw EmberError("--save-total-limit must be at least 1, got \(n)") }
         if let n = guideCacheTexts, n < 1 { throw EmberError("--guide-cache-texts must be at least 1, got \(n)") }
@@ -115,7 +117,7 @@ struct Train: ParsableCommand {
                 // A file there must be a guide cache (load checks it); the file is rewritten at the end.
                 try OutputFile.check(url, flag: "--guide-cache", kind: "a guide cache", inputs: inputs, overwrite: false) { _ in true }
                 if FileManager.default.fileExists(atPath: guideCache), try embedder.load(from: url) == false {
-                    warn("--guide-cache \(guideCache): written by a different guide model; ignoring it (it is rewritten at the end)")
+                    warn("--guide-cache \(guideCache): written by a different guide model or --precision; ignoring it (it is rewritten at the end)")
                 }
                 try OutputFile.checkWritable(url, flag: "--guide-cache")
             }
@@ -186,7 +188,7 @@ struct Train: ParsableCommand {
         let budget = trainer.engine.activationBudget
         let keeping = budget == 0 ? "every mini-batch replayed" : "activations kept up to \(budget >> 20) MiB"
         let caching = c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize ?? 0)") (\(keeping))" : ""
-        StandardError.write("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(caching)\n")
+        StandardError.write("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(caching)\(c.precision == .bf16 ? ", bf16 products" : "")\n")
         if evalOnStart, trainer.completedSteps == 0 { try evaluate(step: 0, label: "before training") }
         try trainer.run(onStep: { m in
             try logLine(m.jsonLine)

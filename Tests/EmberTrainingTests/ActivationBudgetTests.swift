@@ -9,7 +9,7 @@ import XCTest
 /// stage 3 back-propagates those without re-running their forward. Keeping and replaying must give
 /// identical parameter gradients — bit for bit, with dropout on — and the worker scheme (one mini-batch
 /// per core, gradients summed in worker order) must agree with one worker.
-final class ActivationBudgetTests: XCTestCase {
+class ActivationBudgetTests: XCTestCase {
     func step(_ model: SentenceModel, _ loss: EmbeddingLoss, _ batch: TokenizedBatch, _ miniBatching: MiniBatching,
               budget: Int, workers: Int, guide: GuideEmbedder? = nil) throws -> (Double, [String: [Float]], kept: Int, replayed: Int) {
         model.parameters.forEach { $0.zeroGrad() }

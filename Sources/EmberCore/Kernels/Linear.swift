@@ -21,12 +21,17 @@ public enum Linear {
                                 inFeatures: Int, outFeatures: Int, weight: UnsafePointer<Float>,
                                 dx: UnsafeMutablePointer<Float>?, accumulate: Bool = false,
                                 dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>?) {
-        if let dx {
-            BLAS.gemm(m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures,
-                      b: weight, ldb: inFeatures, beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
+        if Precision.products == .bf16 {
+            BF16Linear.backward(x, dy, rows: rows, inFeatures: inFeatures, outFeatures: outFeatures, weight: weight,
+                                dx: dx, accumulate: accumulate, dWeight: dWeight)
+        } else {
+            if let dx {
+                BLAS.gemm(m: rows, n: inFeatures, k: outFeatures, a: dy, lda: outFeatures,
+                          b: weight, ldb: inFeatures, beta: accumulate ? 1 : 0, c: dx, ldc: inFeatures)
+            }
+            BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: dy, lda: outFeatures,
+                      b: x, ldb: inFeatures, beta: 1, c: dWeight, ldc: inFeatures)
         }
-        BLAS.gemm(transA: true, m: outFeatures, n: inFeatures, k: rows, a: dy, lda: outFeatures,
-                  b: x, ldb: inFeatures, beta: 1, c: dWeight, ldc: inFeatures)
         if let dBias {
             for row in 0..<rows {
                 let d = dy + row * outFeatures

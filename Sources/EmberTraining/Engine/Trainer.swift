@@ -68,6 +68,7 @@ public final class Trainer {
     public init(model: SentenceModel, loss: EmbeddingLoss, data: TrainingData, configuration: TrainingConfiguration,
                 guide: GuideEmbedder? = nil) throws {
         try configuration.validate()
+        try Precision.use(configuration.precision ?? .fp32)
         keepFreedMemoryForReuse()
         self.model = model
         self.data = data
@@ -100,6 +101,7 @@ public final class Trainer {
                     checkpoint: (Int) throws -> Void = { _ in }) throws {
         let parameters = model.parameters
         let start = Date()
+        Precision.weightsChanged()   // the weights may have been loaded or edited since the last forward
         while completedSteps < plan.count {
             if let stopAfter, completedSteps >= stopAfter { return }
             let stepStart = Date()
@@ -134,6 +136,7 @@ public final class Trainer {
                 skippedSteps += 1
             } else {
                 Profiler.measure("optimizer") { optimizer.step(parameters, learningRate: lr) }
+                Precision.weightsChanged()
             }
             completedSteps += 1
             let elapsed = Date().timeIntervalSince(stepStart)
@@ -210,6 +213,9 @@ public final class Trainer {
         saved.saveSteps = nil; current.saveSteps = nil   // checkpoint frequency does not change the maths,
         saved.skipNonFinite = false; current.skipNonFinite = false   // nor does skipping (while steps are finite)
         saved.activationMemory = nil; current.activationMemory = nil // nor what GradCache keeps
+        if (saved.precision ?? .fp32) != (current.precision ?? .fp32) {
+            throw EmberError("--resume \(folder.path): the checkpoint was trained with --precision \((saved.precision ?? .fp32).rawValue); resume with the same")
+        }
         guard saved == current else {
             throw EmberError("--resume \(folder.path): the checkpoint was written with different training options; resume with the same flags")
         }

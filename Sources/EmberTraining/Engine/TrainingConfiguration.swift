@@ -32,10 +32,15 @@ public struct TrainingConfiguration: Codable, Equatable {
     /// nil = `GradCacheEngine.defaultActivationBudget`. Not stored in checkpoints: keeping or replaying a
     /// mini-batch gives the same gradients bit for bit, so it changes memory and speed, never the weights.
     public var activationMemory: Int? = nil
+    /// `--precision bf16`: the linear layers' products in bf16 (`Precision`), for the trained model and
+    /// the guide. nil = fp32, which is also what a checkpoint written before the option means. Stored:
+    /// it changes the weights, so a resume must use the same.
+    public var precision: Precision? = nil
 
     enum CodingKeys: String, CodingKey {
         case batchSize, epochs, maxSteps, optimizer, learningRate, weightDecay, scheduler, warmupSteps, maxGradNorm
         case dropout, seed, saveSteps, gradientAccumulationSteps, miniBatchSize, miniBatchTokens, noDuplicates, dropLast
+        case precision
     }
 
     /// Upper bounds of the counts, checked before anything is allocated: far beyond any real run, low
