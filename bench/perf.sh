@@ -9,10 +9,10 @@
 #    short chat texts (every distinct text of demo/data, 12–15 tokens);
 # 3. training (bench/train.sh, which waits for a quiet machine and records the foreign load): MNRL 32,
 #    cached MNRL 128/32, Matryoshka(cached GIST) 128/32, cached MNRL 2048/32, and Ember's cached MNRL 256
-#    (the flat-memory check);
+#    (the flat-memory check); then Ember's four again with --precision bf16 (results in bf16/);
 # 4. end to end: Matryoshka(cached GIST, guide = the base model), batch 64, mini-batch 16, 2 epochs over the
 #    demo's 847 pairs — Ember's whole process (start to saved folder) against the reference trainer's
-#    `train()` alone (bench/finetune_reference.py).
+#    `train()` alone (bench/finetune_reference.py); Ember also with --precision bf16.
 # Achieved GFLOP/s = useful FLOPs (forward + backward over the step's tokens; GradCache's replays and the
 # guide not counted) ÷ time, against the ceiling of step 1. Writes bench/results/perf/*.json and PERF.md,
 # and replaces the table between the perf-table markers in README.md.
@@ -76,15 +76,26 @@ done
 log "training"
 RESULTS="$OUT" FORCE=1 IMPLS="$IMPLS" EMBER_BIN="$WORK/ember" MODEL="$MODEL" ST_2048=0 \
     bench/train.sh i3-mnrl-32 i3-cmnrl-128 i3-cmnrl-256 i4-mcgist-128 i3-cmnrl-2048 >/dev/null
+bf16=0
+[ -f "$OUT/encode-texts.ember-bf16.json" ] && bf16=1
+if [ $bf16 = 1 ]; then
+    log "training: ember --precision bf16"
+    RESULTS="$OUT/bf16" FORCE=1 IMPLS=ember EMBER_PRECISION=bf16 EMBER_BIN="$WORK/ember" MODEL="$MODEL" \
+        bench/train.sh i3-mnrl-32 i3-cmnrl-128 i4-mcgist-128 i3-cmnrl-2048 >/dev/null
+fi
 
-log "end to end: ember"
-rm -rf "$WORK/e2e"
-load="$(cut -d' ' -f1-3 /proc/loadavg)"
-/usr/bin/time -f "%e %M" -o "$WORK/e2e.time" "$WORK/ember" train --model "$MODEL" --data demo/data/train.jsonl \
-    --output "$WORK/e2e" --loss gist --guide "$MODEL" --matryoshka-dims 384,256,128,64,32 --batch-size 64 \
-    --mini-batch-size 16 --epochs 2 2>"$WORK/e2e.err"
-read -r wall rss <"$WORK/e2e.time"
-python3 -c "import json; print(json.dumps({'impl': 'ember', 'wall_s': $wall, 'peak_rss_mb': round($rss / 1024, 1), 'load_before': '$load', 'steps': sum(1 for _ in open('$WORK/e2e/metrics.jsonl'))}))" >"$OUT/e2e.ember.json"
+for precision in fp32 bf16; do
+    [ $precision = bf16 ] && [ $bf16 = 0 ] && continue
+    name=ember; [ $precision = bf16 ] && name=ember-bf16
+    log "end to end: $name"
+    rm -rf "$WORK/e2e"
+    load="$(cut -d' ' -f1-3 /proc/loadavg)"
+    /usr/bin/time -f "%e %M" -o "$WORK/e2e.time" "$WORK/ember" train --model "$MODEL" --data demo/data/train.jsonl \
+        --output "$WORK/e2e" --loss gist --guide "$MODEL" --matryoshka-dims 384,256,128,64,32 --batch-size 64 \
+        --mini-batch-size 16 --epochs 2 --precision $precision 2>"$WORK/e2e.err"
+    read -r wall rss <"$WORK/e2e.time"
+    python3 -c "import json; print(json.dumps({'impl': '$name', 'wall_s': $wall, 'peak_rss_mb': round($rss / 1024, 1), 'load_before': '$load', 'steps': sum(1 for _ in open('$WORK/e2e/metrics.jsonl'))}))" >"$OUT/e2e.$name.json"
+done
 if [[ " $IMPLS " == *" st "* ]]; then
     log "end to end: sentence-transformers"
     if "$PY" bench/finetune_reference.py --data demo/data/train.jsonl --guide "$MODEL" >"$WORK/e2e-st.out" 2>"$WORK/e2e-st.err"; then

@@ -56,14 +56,23 @@ for cfg, label in train:
     sp = s["pairs_per_s"] if s and s.get("status") == "ok" else None
     rows.append([label, f"{e['pairs_per_s']:.1f} pairs/s", f"{sp:.1f} pairs/s" if sp else "–", ratio(e["pairs_per_s"], sp),
                  mb(e.get("peak_rss_mb")), mb(s and s.get("peak_rss_mb")), pct(e.get("gflops_per_s"))])
-e, s = load("e2e.ember.json"), load("e2e.st.json")
-if e:
-    rows.append(["fine-tuning end to end: Matryoshka(cached GIST), batch 64 / 16, 2 epochs, 847 demo pairs — "
-                 "Ember's whole process vs the reference's `train()`", f"{e['wall_s']:.1f} s", f"{s['train_s']:.1f} s" if s else "–",
-                 ratio(s and s["train_s"], e["wall_s"]), mb(e.get("peak_rss_mb")), mb(s and s.get("peak_rss_mb")), "–"])
+    h = load(f"bf16/{cfg}.ember.json")
+    if h and h.get("status") == "ok":
+        rows.append([label + ", Ember `--precision bf16`", f"{h['pairs_per_s']:.1f} pairs/s", f"{sp:.1f} pairs/s" if sp else "–",
+                     ratio(h["pairs_per_s"], sp), mb(h.get("peak_rss_mb")), mb(s and s.get("peak_rss_mb")),
+                     f"{h['gflops_per_s']:.0f} (bf16)" if h.get("gflops_per_s") else "–"])
+s = load("e2e.st.json")
+for name, suffix in (("ember", ""), ("ember-bf16", ", Ember `--precision bf16`")):
+    e = load(f"e2e.{name}.json")
+    if e:
+        rows.append(["fine-tuning end to end: Matryoshka(cached GIST), batch 64 / 16, 2 epochs, 847 demo pairs — "
+                     "Ember's whole process vs the reference's `train()`" + suffix, f"{e['wall_s']:.1f} s", f"{s['train_s']:.1f} s" if s else "–",
+                     ratio(s and s["train_s"], e["wall_s"]), mb(e.get("peak_rss_mb")), mb(s and s.get("peak_rss_mb")), "–"])
 
 loads = []
-for name in sorted(os.listdir(res)):
+names = sorted(os.listdir(res)) + (["bf16/" + n for n in sorted(os.listdir(os.path.join(res, "bf16")))]
+                                   if os.path.isdir(os.path.join(res, "bf16")) else [])
+for name in names:
     r = load(name) if name.endswith(".json") else None
     if r and isinstance(r, dict):
         fc = (r.get("foreign_cpu") or {}).get("mean")

@@ -26,6 +26,7 @@
 # Environment: IMPLS ("ember st"), FORCE (0), RESULTS (bench/results), EMBER_BIN
 # (.build/release/ember), PY (.venv-reference/bin/python), MODEL (scripts/fetch-model.sh),
 # DATA (bench/pairs.jsonl), LOAD_MAX (1.5), WAIT_MAX_S (240), CONTENDED_CORES (0.25), RETRIES (1),
+# EMBER_PRECISION (fp32; bf16 adds `--precision bf16` to Ember's runs: use another RESULTS),
 # REF_WARMUP (default: 2 below batch 512, else 1), ST_2048 (1: also run the reference at 2048 for
 # GIST/Matryoshka; 0 skips them: its cached GIST takes ~5 min a step there), ST_TIMEOUT_S (0 = no
 # limit; a reference run over it is recorded as status "timeout").
@@ -44,6 +45,7 @@ WAIT_MAX_S="${WAIT_MAX_S:-240}"
 CONTENDED_CORES="${CONTENDED_CORES:-0.25}"
 RETRIES="${RETRIES:-1}"
 ST_2048="${ST_2048:-1}"
+EMBER_PRECISION="${EMBER_PRECISION:-fp32}"
 MATRYOSHKA_DIMS="384,256,128,64,32"
 mkdir -p "$RESULTS"
 
@@ -278,6 +280,7 @@ ember_once() {  # cfg loss batch mini mat timed → $WORK/e.json
     [ "$mini" != "-" ] && extra+=(--mini-batch-size "$mini")
     [ "$loss" = "gist" ] && extra+=(--loss gist --guide "$MODEL")
     [ "$mat" = "1" ] && extra+=(--matryoshka-dims "$MATRYOSHKA_DIMS")
+    [ "$EMBER_PRECISION" != "fp32" ] && extra+=(--precision "$EMBER_PRECISION")
     local steps=(--max-steps $((timed + 1)))
     if [ "$cfg" = "i4-guidecache" ]; then
         head -n 512 "$DATA" >"$WORK/pairs512.jsonl"; data="$WORK/pairs512.jsonl"; steps=(--epochs 2)
@@ -299,7 +302,7 @@ B = $B
 r = {"config": "$cfg", "impl": "ember", "loss": "$loss", "st_loss": "$(echo "$MATRIX" | awk -v c="$cfg" '$1==c{print $4}')",
      "batch_size": B, "mini_batch_size": None if "$mini" == "-" else int("$mini"),
      "matryoshka_dims": "$MATRYOSHKA_DIMS" if "$mat" == "1" else None, "guide": "$loss" == "gist" and "\$M" or None,
-     "command": os.environ["CMD_STR"].strip(), "exit_code": rc, "wall_s": $WALL,
+     "precision": "$EMBER_PRECISION", "command": os.environ["CMD_STR"].strip(), "exit_code": rc, "wall_s": $WALL,
      "peak_rss_mb": round(rss_kb / 1024, 1) if rss_kb else None,
      "load_before": $LOAD_BEFORE, "busy_cores_before": $BUSY_NOW, "waited_s": $WAITED,
      "load1_during": mon["load1"], "foreign_cpu": {"mean": round(st.mean(mon["foreign"]), 3) if mon["foreign"] else None,

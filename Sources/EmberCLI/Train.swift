@@ -74,6 +74,7 @@ struct Train: ParsableCommand {
     @Flag(name: .long, help: "Skip (and count) optimiser steps whose loss or gradient is not finite instead of stopping.") var skipNonfinite = false
 
     func run() throws {
+        keepFreedMemoryForReuse()
         var c = TrainingConfiguration()
         c.batchSize = batchSize; c.epochs = epochs; c.maxSteps = maxSteps
         guard let kind = TrainingConfiguration.OptimizerKind(rawValue: optimizer) else {
