@@ -89,6 +89,36 @@ final class TrainCLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("--resume"), r.stderr)
     }
 
+    /// `--precision bf16` training: recorded in the checkpoint (trainer_state.json) and the model card,
+    /// different weights from fp32 (the bf16 products ran), and a resume continues bit for bit — the
+    /// resumed process rounds the checkpoint's weights exactly as the running one refreshed its copies.
+    func testBF16TrainingResumesBitForBitAndIsRecorded() throws {
+        let dir = try temporaryFolder()
+        let data = dir.appendingPathComponent("pairs.jsonl")
+        try writePairs(data, count: 24)
+        let common = ["train", "--model", CLITests.tinyBert, "--data", data.path, "--batch-size", "4", "--epochs", "2",
+                      "--lr", "1e-3", "--mini-batch-size", "3", "--save-steps", "4", "--seed", "5"]
+        let full = dir.appendingPathComponent("full"), resumed = dir.appendingPathComponent("resumed"), fp32 = dir.appendingPathComponent("fp32")
+        var r = try ember(common + ["--output", full.path, "--precision", "bf16"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stderr.contains("bf16 products"), r.stderr)
+        let checkpoint = full.appendingPathComponent("checkpoint-4")
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: checkpoint.appendingPathComponent("trainer_state.json"))) as! [String: Any]
+        XCTAssertEqual((state["configuration"] as? [String: Any])?["precision"] as? String, "bf16")
+        let card = try String(contentsOf: full.appendingPathComponent("README.md"), encoding: .utf8)
+        XCTAssertTrue(card.contains("- `bf16`: True"), "the model card names the precision")
+        r = try ember(common + ["--output", resumed.path, "--resume", checkpoint.path, "--precision", "bf16"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        r = try ember(common + ["--output", fp32.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(try String(contentsOf: fp32.appendingPathComponent("README.md"), encoding: .utf8).contains("`bf16`"))
+        let a = try tensors(full.appendingPathComponent("model.safetensors"))
+        let b = try tensors(resumed.appendingPathComponent("model.safetensors"))
+        let c = try tensors(fp32.appendingPathComponent("model.safetensors"))
+        for (name, w) in a { XCTAssertEqual(w, b[name]!, name) }
+        XCTAssertNotEqual(a["encoder.layer.0.output.dense.weight"], c["encoder.layer.0.output.dense.weight"], "bf16 training equals fp32's")
+    }
+
     func testSavedFolderLayout() throws {
         let dir = try temporaryFolder()
         let data = dir.appendingPathComponent("pairs.jsonl")

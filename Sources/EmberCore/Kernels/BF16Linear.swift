@@ -98,7 +98,7 @@ enum BF16Linear {
         let xs = rounded(x, count: rows * inFeatures)
         defer { xs.deallocate() }
         // W [out × in] is Wᵀ [in × out] stored transposed.
-        BF16Matmul.run(.init(m: rows, k: inFeatures, n: outFeatures, bTransposed: true, bias: true), a: xs, b: w, bias: bias, c: y)
+        BF16Matmul.run(.init(m: rows, k: inFeatures, n: outFeatures, bTransposed: true, bias: true, varying: .m), a: xs, b: w, bias: bias, c: y)
     }
 
     /// dx = dy·W (overwrite, or += when `accumulate`) and dW += dyᵀ·x; the bias gradient is `Linear`'s.
@@ -110,12 +110,12 @@ enum BF16Linear {
         defer { dys.deallocate() }
         if let dx {
             let w = self.weight(weight, count: inFeatures * outFeatures)
-            BF16Matmul.run(.init(m: rows, k: outFeatures, n: inFeatures, accumulate: accumulate), a: dys, b: w, c: dx)
+            BF16Matmul.run(.init(m: rows, k: outFeatures, n: inFeatures, accumulate: accumulate, varying: .m), a: dys, b: w, c: dx)
         }
         let xs = rounded(x, count: rows * inFeatures)
         defer { xs.deallocate() }
         // dyᵀ [out × rows] is dy [rows × out] stored transposed.
-        BF16Matmul.run(.init(m: outFeatures, k: rows, n: inFeatures, aTransposed: true, accumulate: true), a: dys, b: xs, c: dWeight)
+        BF16Matmul.run(.init(m: outFeatures, k: rows, n: inFeatures, aTransposed: true, accumulate: true, varying: .k), a: dys, b: xs, c: dWeight)
     }
 
     static func rounded(_ x: UnsafePointer<Float>, count: Int) -> UnsafeMutablePointer<UInt16> {
