@@ -208,6 +208,7 @@ struct Train: ParsableCommand {
         try? runLog().synchronize()
         // Save first: a failing final evaluation must not cost the trained model. Everything already in
         // OUTPUT that the model does not replace (marker, metrics, checkpoints) is kept.
+        releaseFreedMemory()
         try sentenceModel.save(to: outputURL, preserving: { _ in true },
                                extraFiles: documents.extraFiles(for: outputURL, step: trainer.completedSteps))
         Profiler.report()

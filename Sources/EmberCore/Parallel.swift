@@ -51,3 +51,15 @@ public func keepFreedMemoryForReuse() {
     _ = mallopt(-8, 1)         // M_ARENA_MAX
     #endif
 }
+
+/// Returns the heap's free pages to the kernel (glibc `malloc_trim`). Training keeps freed blocks for the
+/// next step (`keepFreedMemoryForReuse`); before a save, whose buffers do not fit the step's freed blocks,
+/// that reserve only stacks the save on top: cached MNRL 128 in bf16 peaked at the final save, 1,206–1,216
+/// MB against 1,107 MB during the steps. Costs one step's page faults after a checkpoint, nothing at the end.
+public func releaseFreedMemory() {
+    #if canImport(Glibc)
+    typealias Trim = @convention(c) (Int) -> Int32
+    guard let symbol = dlsym(nil, "malloc_trim") else { return }
+    _ = unsafeBitCast(symbol, to: Trim.self)(0)
+    #endif
+}

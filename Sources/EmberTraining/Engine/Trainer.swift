@@ -185,6 +185,7 @@ public final class Trainer {
     /// folder), `optimizer.safetensors` and `trainer_state.json`. `extraFiles` writes further files into
     /// the folder being saved (the model card), so they appear with the checkpoint or not at all.
     public func saveCheckpoint(to folder: URL, extraFiles: (URL) throws -> Void = { _ in }) throws {
+        releaseFreedMemory()
         let state = State(completedSteps: completedSteps, totalSteps: plan.count, dataRows: data.rows.count,
                           loss: engine.loss.name, lossSignature: lossSignature, skippedSteps: skippedSteps,
                           best: best, configuration: configuration)
