@@ -136,7 +136,6 @@ public final class Trainer {
                 skippedSteps += 1
             } else {
                 Profiler.measure("optimizer") { optimizer.step(parameters, learningRate: lr) }
-                Precision.weightsChanged()
             }
             completedSteps += 1
             let elapsed = Date().timeIntervalSince(stepStart)
@@ -217,6 +216,7 @@ public final class Trainer {
         if (saved.precision ?? .fp32) != (current.precision ?? .fp32) {
             throw EmberError("--resume \(folder.path): the checkpoint was trained with --precision \((saved.precision ?? .fp32).rawValue); resume with the same")
         }
+        saved.precision = nil; current.precision = nil   // nil and .fp32 both mean fp32
         guard saved == current else {
             throw EmberError("--resume \(folder.path): the checkpoint was written with different training options; resume with the same flags")
         }

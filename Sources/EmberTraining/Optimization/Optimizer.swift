@@ -83,6 +83,7 @@ public final class AdamW: Optimizer {
 
     public func step(_ parameters: [Parameter], learningRate: Float) {
         stepCount += 1
+        defer { Precision.weightsChanged() }   // the weights change in place: bf16 copies are stale
         let lr = Double(learningRate)
         struct Factors { var decay, stepSize, bc2Sqrt: Float }
         var factors: [Factors] = []
@@ -181,6 +182,7 @@ public final class SGD: Optimizer {
 
     public func step(_ parameters: [Parameter], learningRate: Float) {
         stepCount += 1
+        defer { Precision.weightsChanged() }   // the weights change in place: bf16 copies are stale
         var decays: [Float] = []
         var momentumBuffers: [FloatBuffer?] = []
         var fresh: [Bool] = []
