@@ -6,7 +6,7 @@ import Foundation
 /// AVX512_BF16 matmul, accumulating and writing fp32; attention, GELU, LayerNorm, pooling, the losses and
 /// the optimiser stay fp32, and so do the master weights. Measured here on the model's products:
 /// 352–374 GFLOP/s against 190 for fp32 sgemm (bench/bf16). Weights are rounded once and cached: whoever
-/// changes weights in place (the trainer's optimiser step) calls `weightsChanged()`.
+/// changes weights in place (the optimisers' `step`) calls `weightsChanged()`.
 public enum Precision: String, Codable, Sendable, CaseIterable {
     case fp32, bf16
 
