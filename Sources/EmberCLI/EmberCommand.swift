@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmberCore
+import EmberMPI
 import Foundation
 
 /// `ember`: the command-line tool. Each subcommand lives in its own file; errors end as one line on
@@ -20,22 +21,26 @@ enum EmberMain {
         do {
             var command = try Ember.parseAsRoot(negativeNumbersAttached(Array(CommandLine.arguments.dropFirst())))
             try command.run()
-        } catch let error as EmberError {
-            fail(error.message, code: 1)
         } catch {
-            let code = Ember.exitCode(for: error)
-            if code == .success { Ember.exit(withError: error) }   // --help, --version
-            let message = Ember.message(for: error)
-                .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty && !$0.hasPrefix("Usage:") && !$0.hasPrefix("See '") }
-                .joined(separator: "; ")
-            fail(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message, code: code.rawValue == 0 ? 1 : code.rawValue)
+            guard let (message, code) = describe(error) else { Ember.exit(withError: error) }   // --help, --version
+            // Under mpirun, every rank meets the same bad flag: rank 0 says it (`ember train` reports its own
+            // ranks' errors through RankedJob).
+            if !isQuietRank { StandardError.write("error: \(message)\n") }
+            exit(code)
         }
     }
 
-    static func fail(_ message: String, code: Int32) -> Never {
-        StandardError.write("error: \(message)\n")
-        exit(code)
+    /// An error as the one line Ember prints (without "error: ") and its exit code; nil for the parser's
+    /// --help and --version, which exit 0 with their own text.
+    static func describe(_ error: Error) -> (String, Int32)? {
+        if let error = error as? EmberError { return (error.message, 1) }
+        let code = Ember.exitCode(for: error)
+        if code == .success { return nil }
+        let message = Ember.message(for: error)
+            .split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("Usage:") && !$0.hasPrefix("See '") }
+            .joined(separator: "; ")
+        return (message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message, code.rawValue == 0 ? 1 : code.rawValue)
     }
 
     /// `--flag -1` → `--flag=-1`: the argument parser would take "-1" for a flag and report the value as
@@ -54,10 +59,13 @@ enum EmberMain {
     }
 }
 
-/// Prints warnings on stderr, one line each.
+/// Prints warnings on stderr, one line each (rank 0 only under mpirun: every rank would say the same).
 func warn(_ message: String) {
-    StandardError.write("warning: \(message)\n")
+    if !isQuietRank { StandardError.write("warning: \(message)\n") }
 }
+
+/// A rank other than 0 of an mpirun job: it leaves notes, warnings and progress to rank 0.
+var isQuietRank: Bool { (Communicator.active?.rank ?? Communicator.launchRank ?? 0) != 0 }
 
 /// Standard output through write(2): a failed write (a closed pipe, a full disk) is an `EmberError`
 /// naming stdout, never a crash (FileHandle.write raises an uncatchable exception).

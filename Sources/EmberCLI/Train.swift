@@ -2,6 +2,7 @@ import ArgumentParser
 import EmberCore
 import EmberLosses
 import EmberModel
+import EmberMPI
 import EmberTraining
 import Foundation
 
@@ -75,6 +76,16 @@ struct Train: ParsableCommand {
 
     func run() throws {
         keepFreedMemoryForReuse()
+        let world = try Communicator.world()   // a world of one unless mpirun started this process
+        guard Communicator.active != nil else { return try train(job: nil) }
+        let job = RankedJob(world: world)
+        job.run { try train(job: job) }
+    }
+
+    /// The command on this process: alone (`job` nil) or as one rank of an mpirun job, where every rank
+    /// reads and trains and rank 0 alone writes and prints (RankedJob).
+    func train(job: RankedJob?) throws {
+        let world = job?.world ?? .single, isRoot = world.rank == 0
         var c = TrainingConfiguration()
         c.batchSize = batchSize; c.epochs = epochs; c.maxSteps = maxSteps
         guard let kind = TrainingConfiguration.OptimizerKind(rawValue: optimizer) else {
@@ -115,12 +126,12 @@ struct Train: ParsableCommand {
             let embedder = GuideEmbedder(model: guideModel, capacity: guideCacheTexts)
             if let guideCache {
                 let url = URL(fileURLWithPath: guideCache)
-                // A file there must be a guide cache (load checks it); the file is rewritten at the end.
-                try OutputFile.check(url, flag: "--guide-cache", kind: "a guide cache", inputs: inputs, overwrite: false) { _ in true }
+                // A file there must be a guide cache (load checks it); the file is rewritten at the end (by rank 0).
+                if isRoot { try OutputFile.check(url, flag: "--guide-cache", kind: "a guide cache", inputs: inputs, overwrite: false) { _ in true } }
                 if FileManager.default.fileExists(atPath: guideCache), try embedder.load(from: url) == false {
                     warn("--guide-cache \(guideCache): written by a different guide model or --precision; ignoring it (it is rewritten at the end)")
                 }
-                try OutputFile.checkWritable(url, flag: "--guide-cache")
+                if isRoot { try OutputFile.checkWritable(url, flag: "--guide-cache") }
             }
             guideEmbedder = embedder
         } else if guideCache != nil {
@@ -131,13 +142,14 @@ struct Train: ParsableCommand {
         let prompted = try TrainPrompts.apply(columnPrompts, to: trainingData, model: sentenceModel, guide: guideEmbedder?.model)
         trainingData = prompted.0
         TrainPrompts.record(columnPrompts, in: sentenceModel)
-        let trainer = try Trainer(model: sentenceModel, loss: lossFunction, data: trainingData, configuration: c, guide: guideEmbedder)
+        let trainer = try Trainer(model: sentenceModel, loss: lossFunction, data: trainingData, configuration: c, guide: guideEmbedder,
+                                  communicator: world)
         trainer.engine.promptLengths = prompted.promptLengths
         if let resumeURL { try trainer.resume(from: resumeURL) }
         let progress = ProgressBar(total: trainer.totalSteps, label: "train", unit: "steps", done: trainer.completedSteps)
         let logURL = log.map { URL(fileURLWithPath: $0) } ?? outputURL.appendingPathComponent("metrics.jsonl")
         let logInOutput = RunFolder.canonical(logURL.deletingLastPathComponent()) == RunFolder.canonical(outputURL)
-        if log != nil && !logInOutput && resumeURL == nil {
+        if isRoot && log != nil && !logInOutput && resumeURL == nil {
             try OutputFile.check(logURL, flag: "--log", kind: "a metrics log", inputs: inputs, overwrite: overwrite) {
                 OutputFile.firstLineIsJSONObject($0, withKey: "step")
             }
@@ -146,12 +158,12 @@ struct Train: ParsableCommand {
         // OUTPUT: absent, empty, or an Ember run (see RunFolder). It is created and marked at the run's
         // first write, so a run that fails before its first step leaves nothing behind.
         let identity: [String: Any] = ["command": CommandLine.arguments.joined(separator: " "), "model": model, "data": data]
-        let decision = try RunFolder.check(output: outputURL, inputs: inputs, overwrite: overwrite, resume: resumeURL, identity: identity)
+        let decision = isRoot ? try RunFolder.check(output: outputURL, inputs: inputs, overwrite: overwrite, resume: resumeURL, identity: identity) : nil
         var openLog: FileHandle? = nil
         defer { try? openLog?.close() }
         func runLog() throws -> FileHandle {
             if let openLog { return openLog }
-            for note in try RunFolder.apply(decision) { StandardError.write("note: \(note)\n") }
+            for note in try decision.map(RunFolder.apply) ?? [] { StandardError.write("note: \(note)\n") }
             if resumeURL == nil || !FileManager.default.fileExists(atPath: logURL.path) {
                 guard FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
                     throw EmberError("--log \(logURL.path): cannot create the metrics file")
@@ -172,7 +184,7 @@ struct Train: ParsableCommand {
 
         @discardableResult
         func evaluate(step: Int, label: String? = nil) throws -> [String: [String: Double]]? {
-            guard let evaluation else { return nil }
+            guard let evaluation, isRoot else { return nil }   // rank 0 evaluates, the others train on
             let results = try evaluation.evaluate(sentenceModel)
             try logLine(JSONOutput.string(["step": step, "eval": results]))
             progress.print(evaluation.summary(step: step, results, label: label))
@@ -189,14 +201,20 @@ struct Train: ParsableCommand {
         let budget = trainer.engine.activationBudget
         let keeping = budget == 0 ? "every mini-batch replayed" : "activations kept up to \(budget >> 20) MiB"
         let caching = c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize ?? 0)") (\(keeping))" : ""
-        StandardError.write("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(caching)\(c.precision == .bf16 ? ", bf16 products" : "")\n")
+        try job?.setupSucceeded()   // every rank is ready (or all end here with the failing rank's error)
+        let ranks = job.map { " " + Self.describeRanks(batchSize: batchSize, world: $0.world) } ?? ""
+        if isRoot {
+            StandardError.write("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(ranks)\(caching)\(c.precision == .bf16 ? ", bf16 products" : "")\n")
+        }
         if evalOnStart, trainer.completedSteps == 0 { try evaluate(step: 0, label: "before training") }
         try trainer.run(onStep: { m in
+            guard isRoot else { return }
             try logLine(m.jsonLine)
             if m.skipped { progress.print("warning: step \(m.step): non-finite loss or gradient; step skipped (\(m.skippedSteps) so far)") }
             progress.update(m.step, fields: Self.progressFields(m))
             if let every = evalSteps, m.step % every == 0, m.step < m.totalSteps { try evaluate(step: m.step) }
         }, checkpoint: { step in
+            guard isRoot else { return }
             _ = try runLog()
             let folder = outputURL.appendingPathComponent(Checkpoints.name(step: step))
             try trainer.saveCheckpoint(to: folder, extraFiles: documents.extraFiles(for: folder, step: step))
@@ -204,6 +222,7 @@ struct Train: ParsableCommand {
                 try Checkpoints.prune(in: outputURL, limit: limit, keeping: Set([trainer.best?.step].compactMap { $0 }))
             }
         })
+        guard isRoot else { return }   // the weights are rank 0's too (Trainer.checkRanksAgree)
         progress.finish()
         try? runLog().synchronize()
         // Save first: a failing final evaluation must not cost the trained model. Everything already in
@@ -225,6 +244,13 @@ struct Train: ParsableCommand {
         }
         // The card again, now with the final evaluation (a kept checkpoint was saved with its documents already).
         if evaluation != nil && !keptCheckpoint { try documents.rewrite(in: outputURL, step: trainer.completedSteps) }
+    }
+
+    /// "on 3 ranks (2–3 rows each)": how the global batch is shared (mpirun).
+    static func describeRanks(batchSize: Int, world: Communicator) -> String {
+        let shares = (0..<world.size).map { world.shard(batchSize, rank: $0).count }
+        let low = shares.min() ?? 0, high = shares.max() ?? 0
+        return "on \(world.size) rank\(world.size == 1 ? "" : "s") (\(low == high ? "\(low)" : "\(low)–\(high)") rows each)"
     }
 
     /// What the progress line shows after the counts, most important first: the loss, the Matryoshka

@@ -22,10 +22,15 @@ public func parallelChunks(_ count: Int, minimumChunk: Int = 1, _ body: (Range<I
     }
 }
 
+/// The cores this process may use: the machine's, shared equally among the ranks mpirun started on it
+/// (OMPI_COMM_WORLD_LOCAL_SIZE), so that 2 ranks on 2 cores run one worker and one OpenBLAS thread each
+/// instead of four threads fighting over two cores.
 public enum ProcessInfoCores {
     public static let count: Int = {
         #if canImport(Glibc)
-        return max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let ranksHere = getenv("OMPI_COMM_WORLD_LOCAL_SIZE").flatMap { Int(String(cString: $0)) } ?? 1
+        return max(1, cores / max(1, ranksHere))
         #else
         return 2
         #endif

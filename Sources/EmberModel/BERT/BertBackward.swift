@@ -79,6 +79,12 @@ extension BertEncoder {
                                      dropout: dropout?.attention(layer: index))
         }
         denseBackward(w.queryKeyValue, x: input, dy: g.dQueryKeyValue.pointer, dx: g.dOut.pointer, accumulate: true)
+        // The key bias adds q·b_k to every score of a query's row, which softmax ignores: its gradient is
+        // exactly 0, and the column sums of dK above only gather rounding noise (~1e-9). AdamW would turn that
+        // noise into steps whose sign depends on the summation order — on the mini-batch size, the number of
+        // ranks — so the saved weights would differ by run layout in a tensor that cannot change any output.
+        // The true gradient, 0, is stored instead (BackwardTests checks it against finite differences).
+        (w.queryKeyValue.bias.grad.pointer + H).update(repeating: 0, count: H)
     }
 
     /// embeddingOutput = drop(LN(word[id] + position[p] + tokenType[0])): scatter the gradient into the

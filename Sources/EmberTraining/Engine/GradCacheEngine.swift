@@ -1,6 +1,7 @@
 import EmberCore
 import EmberLosses
 import EmberModel
+import EmberMPI
 import Foundation
 
 /// One contrastive batch, tokenized: `columns[c][i]` is row i of column c (column 0 anchors, 1
@@ -42,8 +43,11 @@ public struct StepResult {
 /// worker j mod W, a fixed assignment). Worker 0 accumulates into the model's gradients; worker w > 0 into
 /// its own copy of the model (shared weight values, `SentenceModel.sharingValues`), added to the model's in
 /// worker order after stage 3 — deterministic for a given worker count.
-/// A data-parallel version gathers the embeddings of all ranks between stages 1 and 2 and scatters the
-/// gradients back before stage 3; the stages take and return plain matrices so that step slots in.
+/// Data-parallel (`communicator` of N > 1 ranks, DataParallel.swift): every rank has the same global batch
+/// and embeds only its shard of each column's rows; the embeddings (and the guide's) are all-gathered
+/// between stages 1 and 2, so every rank computes the same loss on the whole batch, and stage 3
+/// back-propagates only the rank's own rows. Jobs keep their global row numbers, so dropout masks do not
+/// depend on N. The trainer sums the parameter gradients over the ranks before clipping.
 /// Both paths give the same loss and parameter gradients: caching changes memory, not mathematics.
 public final class GradCacheEngine {
     public let model: SentenceModel
@@ -59,6 +63,8 @@ public final class GradCacheEngine {
     /// GradCache: bytes of mini-batch activations stage 1 may keep for stage 3 (`--activation-memory`);
     /// 0 = replay every mini-batch (classic GradCache). Ignored by plain training, which keeps everything.
     public var activationBudget: Int = GradCacheEngine.defaultActivationBudget
+    /// The ranks of a data-parallel run (`.single`: this process alone).
+    public var communicator: Communicator = .single
     /// Worker threads per step (`CoreWorkers`); 1 runs every mini-batch on this thread with threaded BLAS.
     public var workers: Int = CoreWorkers.count {
         didSet { precondition(workers >= 1, "at least one worker") }
@@ -102,18 +108,19 @@ public final class GradCacheEngine {
         public let range: Range<Int>
     }
 
-    /// The step's jobs, column by column: GradCache's mini-batches, or for plain training each column cut
-    /// into one slice per worker.
+    /// This rank's jobs, column by column, over its shard of the rows (all rows in a world of one):
+    /// GradCache's mini-batches, or for plain training the shard cut into one slice per worker.
     public func jobs(_ batch: TokenizedBatch) -> [Job] {
         batch.columns.enumerated().flatMap { c, column -> [Job] in
+            let shard = communicator.shard(column.count)
             let ranges: [Range<Int>]
             if miniBatching.isCached {
-                ranges = miniBatching.ranges(lengths: column.map(\.count))
+                ranges = miniBatching.ranges(lengths: column[shard].map(\.count))
             } else {
-                let n = column.count, parts = min(workers, max(1, n)), size = (n + parts - 1) / max(1, parts)
+                let n = shard.count, parts = min(workers, max(1, n)), size = (n + parts - 1) / max(1, parts)
                 ranges = n == 0 ? [] : stride(from: 0, to: n, by: size).map { $0..<min(n, $0 + size) }
             }
-            return ranges.map { Job(column: c, range: $0) }
+            return ranges.map { Job(column: c, range: ($0.lowerBound + shard.lowerBound)..<($0.upperBound + shard.lowerBound)) }
         }
     }
 
@@ -133,12 +140,13 @@ public final class GradCacheEngine {
     /// Forward + backward of one batch. Parameter gradients are accumulated (+=) scaled by `gradientScale`
     /// (1/accumulation steps); the returned loss is unscaled.
     public func step(_ batch: TokenizedBatch, step: Int, gradientScale: Float = 1) throws -> StepResult {
-        let guideEmbeddings = try guide.map { g in try batch.texts.map { try g.embed($0) } }
+        let guideEmbeddings = try guideColumns(batch)
         let jobs = jobs(batch)
         let keep = keptJobs(batch, jobs: jobs)
         lastStepKept = keep.filter { $0 }.count
         lastStepReplayed = jobs.count - lastStepKept
-        let (embeddings, tapes) = Profiler.measure("stage 1: embed") { embedColumns(batch, jobs: jobs, keep: keep, step: step) }
+        var (embeddings, tapes) = Profiler.measure("stage 1: embed") { embedColumns(batch, jobs: jobs, keep: keep, step: step) }
+        if communicator.size > 1 { embeddings = Profiler.measure("gather embeddings") { gatherShards(embeddings) } }
         let output = try Profiler.measure("stage 2: loss") {
             try lossStage(embeddings, guide: guideEmbeddings, step: step)
         }

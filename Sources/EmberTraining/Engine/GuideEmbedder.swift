@@ -44,6 +44,15 @@ public final class GuideEmbedder {
         return matrix
     }
 
+    /// Caches rows of `embeddings` [texts.count × D] computed elsewhere (another rank's shard) for the
+    /// texts not cached yet.
+    public func remember(_ texts: [String], _ embeddings: Matrix) {
+        let D = model.embeddingDimension
+        for (i, text) in texts.enumerated() where cache[text] == nil {
+            insert(text, embeddings.values[(i * D)..<((i + 1) * D)].map { Float($0) })
+        }
+    }
+
     private func insert(_ text: String, _ embedding: [Float]) {
         cache[text] = embedding
         order.append(text)

@@ -1,6 +1,7 @@
 import EmberCore
 import EmberLosses
 import EmberModel
+import EmberMPI
 import Foundation
 
 /// What the trainer reports after each optimiser step (one metrics line).
@@ -65,8 +66,10 @@ public final class Trainer {
 
     public var totalSteps: Int { plan.count }
 
+    /// `communicator`: the ranks of a data-parallel run (DataParallel.swift); every rank builds its Trainer
+    /// from the same model, data and configuration.
     public init(model: SentenceModel, loss: EmbeddingLoss, data: TrainingData, configuration: TrainingConfiguration,
-                guide: GuideEmbedder? = nil) throws {
+                guide: GuideEmbedder? = nil, communicator: Communicator = .single) throws {
         try configuration.validate()
         try Precision.use(configuration.precision ?? .fp32)
         keepFreedMemoryForReuse()
@@ -79,6 +82,7 @@ public final class Trainer {
                                      attentionDropout: dropout ?? model.config.attentionProbsDropoutProb,
                                      seed: configuration.seed)
         if let budget = configuration.activationMemory { engine.activationBudget = budget }
+        engine.communicator = communicator
         optimizer = configuration.optimizer == .adamw ? AdamW(weightDecay: configuration.weightDecay)
                                                       : SGD(weightDecay: configuration.weightDecay)
         schedule = LearningRateSchedule(rawValue: configuration.scheduler)!
@@ -121,6 +125,7 @@ public final class Trainer {
                 flops += result.usefulFlops
                 if !result.loss.isFinite { badRows += batch.rows }
             }
+            Profiler.measure("all-reduce gradients") { allReduceGradients(parameters) }
             let lr = schedule.learningRate(step: completedSteps, totalSteps: plan.count, warmupSteps: warmupSteps,
                                            peak: configuration.learningRate)
             let norm = Profiler.measure("clip") { clipGradientNorm(parameters, maxNorm: configuration.maxGradNorm) }
@@ -130,7 +135,8 @@ public final class Trainer {
                 let what = !loss.isFinite ? "the loss is \(name(loss))" : "the gradient norm is \(name(Double(norm)))"
                 let rows = badRows.isEmpty ? "" : " (\(describe(rows: badRows)))"
                 guard configuration.skipNonFinite else {
-                    throw EmberError("training stopped at step \(completedSteps + 1): \(what)\(rows); nothing of this step was saved (--skip-nonfinite skips such steps)")
+                    throw EmberError("training stopped at step \(completedSteps + 1): \(what)\(rows); nothing of this step was saved (--skip-nonfinite skips such steps)",
+                                     sameOnEveryRank: true)
                 }
                 skipped = true
                 skippedSteps += 1
@@ -146,9 +152,11 @@ public final class Trainer {
                                    pairsPerSecond: Double(pairs) / max(elapsed, 1e-9),
                                    seconds: Date().timeIntervalSince(start), tokens: tokens, gigaflops: flops / 1e9))
             if let every = configuration.saveSteps, completedSteps % every == 0, completedSteps < plan.count {
+                try checkRanksAgree()
                 try checkpoint(completedSteps)
             }
         }
+        try checkRanksAgree()
     }
 
     /// Data rows as the user finds them: 1-based line numbers of the file where known, else row numbers.
@@ -178,6 +186,13 @@ public final class Trainer {
         /// The best checkpoint up to this one (`--load-best-model-at-end`).
         public var best: BestCheckpoint?
         public var configuration: TrainingConfiguration
+        /// Ranks of the data-parallel run (nil in checkpoints from before mpirun support: one process).
+        public var worldSize: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case completedSteps, totalSteps, dataRows, loss, lossSignature, skippedSteps, best, configuration
+            case worldSize = "world_size"   // the name cli.md gives it
+        }
     }
 
     /// Writes a resumable checkpoint folder atomically: the model (a loadable sentence-transformers
@@ -187,7 +202,7 @@ public final class Trainer {
         releaseFreedMemory()
         let state = State(completedSteps: completedSteps, totalSteps: plan.count, dataRows: data.rows.count,
                           loss: engine.loss.name, lossSignature: lossSignature, skippedSteps: skippedSteps,
-                          best: best, configuration: configuration)
+                          best: best, configuration: configuration, worldSize: engine.communicator.size)
         try AtomicFolder.write(to: folder) { dir in
             try model.writeFolder(into: dir)
             try SafeTensors.write(optimizer.stateTensors(), to: dir.appendingPathComponent("optimizer.safetensors"))
@@ -208,6 +223,11 @@ public final class Trainer {
         let state: State
         do { state = try JSONDecoder().decode(State.self, from: data) } catch {
             throw EmberError("\(stateURL.path): unreadable trainer state (\(error.localizedDescription))")
+        }
+        let ranks = engine.communicator.size, savedRanks = state.worldSize ?? 1
+        guard savedRanks == ranks else {
+            func count(_ n: Int) -> String { n == 1 ? "1 process" : "\(n) ranks" }
+            throw EmberError("--resume \(folder.path): the checkpoint was trained on \(count(savedRanks)), this run has \(count(ranks)); resume with the same number of ranks (\(savedRanks == 1 ? "without mpirun" : "mpirun -np \(savedRanks)"))")
         }
         var saved = state.configuration, current = configuration
         saved.saveSteps = nil; current.saveSteps = nil   // checkpoint frequency does not change the maths,

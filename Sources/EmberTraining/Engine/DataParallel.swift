@@ -1,0 +1,84 @@
+import EmberCore
+import EmberLosses
+import EmberModel
+import EmberMPI
+
+/// Data-parallel training over the ranks of an mpirun job: N processes that together compute exactly
+/// what one process computes for the same global batches.
+///
+/// Every rank draws the same global batch (same sampler, same seed) and, for each column, embeds only its
+/// shard of the rows (`Communicator.shard`: contiguous, sizes differing by at most one, so a batch need not
+/// divide by N). The shards travel as Float — the embeddings are Float before the loss widens them — so
+/// the gathered matrices equal what one process would have cached for those rows. Each rank then computes
+/// the same loss on the whole batch (stage 2 is a few products of B×D matrices; repeating it beats
+/// scattering it), back-propagates its own rows' dL/dE, and the parameter gradients are summed over the
+/// ranks before clipping. The optimiser step is deterministic, so every rank ends each step with the same
+/// weights; `checkRanksAgree` verifies that at every checkpoint and at the end.
+///
+/// What crosses the network per step: the embeddings, Σ_columns B × D × 4 bytes (plus the guide's for
+/// GIST), gathered to every rank; and the gradients, 4 bytes per trained parameter, all-reduced.
+extension GradCacheEngine {
+    /// Whole columns from every rank's shard of them: rank r contributes rows `shard(rows, r)` of its
+    /// matrix (the rows its stage 1 filled); every rank receives all rows, in row order.
+    func gatherShards(_ columns: [Matrix]) -> [Matrix] {
+        columns.map { m in
+            let own = communicator.shard(m.rows)
+            return gather(m.values[(own.lowerBound * m.cols)..<(own.upperBound * m.cols)].map { Float($0) }, rows: m.rows, cols: m.cols)
+        }
+    }
+
+    /// `own` is this rank's shard of a `rows` × `cols` matrix, row-major; returns the whole matrix.
+    func gather(_ own: [Float], rows: Int, cols: Int) -> Matrix {
+        let counts = (0..<communicator.size).map { communicator.shard(rows, rank: $0).count * cols }
+        return Matrix(rows: rows, cols: cols, values: communicator.allGather(own, counts: counts).map(Double.init))
+    }
+
+    /// The guide's embeddings of every column (GIST), or nil without a guide. Across ranks each rank embeds
+    /// its shard and the shards are gathered — then remembered in every rank's guide cache, so that a text
+    /// seen again later is found by whichever rank then holds it.
+    func guideColumns(_ batch: TokenizedBatch) throws -> [Matrix]? {
+        guard let guide else { return nil }
+        guard communicator.size > 1 else { return try batch.texts.map { try guide.embed($0) } }
+        return try Profiler.measure("gather guide") {
+            try batch.texts.map { texts in
+                let own = try guide.embed(Array(texts[communicator.shard(texts.count)]))
+                let whole = gather(own.values.map { Float($0) }, rows: texts.count, cols: guide.model.embeddingDimension)
+                guide.remember(texts, whole)
+                return whole
+            }
+        }
+    }
+}
+
+extension Trainer {
+    /// Sums the parameter gradients over the ranks, in place; afterwards every rank holds the same sums.
+    /// A parameter takes part if any rank has a gradient for it (a rank with an empty shard has none):
+    /// the set is agreed first so that every rank makes the same calls, and a parameter no rank touched
+    /// keeps no gradient, which the optimiser skips — as in one process.
+    func allReduceGradients(_ parameters: [Parameter]) {
+        let communicator = engine.communicator
+        guard communicator.size > 1 else { return }
+        var touched = parameters.map { $0.hasGrad ? Float(1) : 0 }
+        communicator.allReduceSum(&touched, count: touched.count)
+        for (p, t) in zip(parameters, touched) where t > 0 { communicator.allReduceSum(p.grad.pointer, count: p.count) }
+    }
+
+    /// Collective check that every rank holds bit-identical weights (a 64-bit hash of every value,
+    /// compared across ranks). Identical inputs and deterministic steps make them so; this turns a
+    /// violation — a library whose all-reduce differs per rank, a rank loading other weights — into an
+    /// error instead of a model that depends on which rank saved it.
+    public func checkRanksAgree() throws {
+        let communicator = engine.communicator
+        guard communicator.size > 1 else { return }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for p in model.parameters {
+            let v = p.value.pointer
+            for i in 0..<p.count { hash = (hash ^ UInt64(v[i].bitPattern)) &* 0x0000_0100_0000_01b3 }
+        }
+        let hashes = communicator.allGather(bytes: withUnsafeBytes(of: hash.littleEndian) { Array($0) })
+        if let other = hashes.firstIndex(where: { $0 != hashes[0] }) {
+            throw EmberError("after step \(completedSteps) rank \(other) holds other weights than rank 0; the ranks diverged (is every rank running the same Ember and Open MPI?)",
+                             sameOnEveryRank: true)
+        }
+    }
+}
