@@ -25,9 +25,14 @@ final class RankedJob {
     /// Another rank's setup failed: (rank, its message).
     struct SetupFailure: Error { let rank: Int; let message: String }
 
-    /// Collective: this rank's setup is done; throws `SetupFailure` if another rank's failed.
-    func setupSucceeded() throws {
+    /// Collective: this rank's setup is done; throws `SetupFailure` if another rank's failed, and an error
+    /// on every rank if the ranks' `fingerprint`s (Trainer.runFingerprint) differ.
+    func setupSucceeded(fingerprint: [UInt8]) throws {
         if let failure = world.firstFailure(nil) { throw SetupFailure(rank: failure.rank, message: failure.message) }
+        let prints = world.allGather(bytes: fingerprint)
+        if let other = prints.firstIndex(where: { $0 != prints[0] }) {
+            throw EmberError("rank \(other) was started with other flags, files or weights than rank 0: every rank must run the same ember train command on the same files")
+        }
         agreed = true
     }
 

@@ -201,7 +201,7 @@ struct Train: ParsableCommand {
         let budget = trainer.engine.activationBudget
         let keeping = budget == 0 ? "every mini-batch replayed" : "activations kept up to \(budget >> 20) MiB"
         let caching = c.miniBatching.isCached ? ", GradCache \(miniBatchTokens.map { "\($0) tokens" } ?? "mini-batch \(miniBatchSize ?? 0)") (\(keeping))" : ""
-        try job?.setupSucceeded()   // every rank is ready (or all end here with the failing rank's error)
+        try job?.setupSucceeded(fingerprint: trainer.runFingerprint())   // every rank is ready (or all end here with the failing rank's error)
         let ranks = job.map { " " + Self.describeRanks(batchSize: batchSize, world: $0.world) } ?? ""
         if isRoot {
             StandardError.write("training \(lossFunction.name) on \(trainingData.rows.count) rows (\(trainingData.columnNames.joined(separator: ", "))): \(trainer.totalSteps) steps of batch \(batchSize)\(ranks)\(caching)\(c.precision == .bf16 ? ", bf16 products" : "")\n")

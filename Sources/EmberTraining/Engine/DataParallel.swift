@@ -2,6 +2,7 @@ import EmberCore
 import EmberLosses
 import EmberModel
 import EmberMPI
+import Foundation
 
 /// Data-parallel training over the ranks of an mpirun job: N processes that together compute exactly
 /// what one process computes for the same global batches.
@@ -70,15 +71,53 @@ extension Trainer {
     public func checkRanksAgree() throws {
         let communicator = engine.communicator
         guard communicator.size > 1 else { return }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for p in model.parameters {
-            let v = p.value.pointer
-            for i in 0..<p.count { hash = (hash ^ UInt64(v[i].bitPattern)) &* 0x0000_0100_0000_01b3 }
-        }
-        let hashes = communicator.allGather(bytes: withUnsafeBytes(of: hash.littleEndian) { Array($0) })
+        var hash = FNV64()
+        hash.add(model.parameters)
+        let hashes = communicator.allGather(bytes: hash.bytes)
         if let other = hashes.firstIndex(where: { $0 != hashes[0] }) {
             throw EmberError("after step \(completedSteps) rank \(other) holds other weights than rank 0; the ranks diverged (is every rank running the same Ember and Open MPI?)",
                              sameOnEveryRank: true)
         }
     }
+
+    /// What the ranks must share to compute one run between them, hashed: the configuration, the loss and
+    /// its options, the data rows, the prompts, the step to start from and the starting weights (the
+    /// guide's too). `ember train` compares it across ranks before the first step, so ranks started with
+    /// other flags or files (mpirun's `-np 1 … : -np 1 …` form, a stale copy on one host) are refused
+    /// instead of exchanging mismatched buffers.
+    public func runFingerprint() -> [UInt8] {
+        var hash = FNV64()
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        hash.add(Array((try? encoder.encode(configuration)) ?? Data()))
+        hash.add(Array(lossSignature.utf8))
+        hash.add([UInt8](repeating: 0, count: 1))
+        for row in data.rows {
+            for text in row { hash.add(Array(text.utf8)); hash.add([0]) }
+            hash.add([1])
+        }
+        for n in [completedSteps, plan.count] + engine.promptLengths { hash.add(withUnsafeBytes(of: Int64(n).littleEndian) { Array($0) }) }
+        hash.add(model.parameters)
+        if let guide = engine.guide { hash.add(guide.model.parameters) }
+        return hash.bytes
+    }
+}
+
+/// 64-bit FNV-1a: a hash every rank computes identically (Swift's `Hasher` is seeded per process).
+struct FNV64 {
+    private var state: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    mutating func add(_ bytes: [UInt8]) {
+        for b in bytes { state = (state ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+    }
+
+    /// Every value's bit pattern, a word at a time (22.7 M values of MiniLM in ≈ 20 ms).
+    mutating func add(_ parameters: [Parameter]) {
+        for p in parameters {
+            let v = p.value.pointer
+            for i in 0..<p.count { state = (state ^ UInt64(v[i].bitPattern)) &* 0x0000_0100_0000_01b3 }
+        }
+    }
+
+    var bytes: [UInt8] { withUnsafeBytes(of: state.littleEndian) { Array($0) } }
 }
