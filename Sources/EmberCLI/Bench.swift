@@ -9,7 +9,7 @@ import Foundation
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (print JSON; see bench/encode.sh for the side-by-side table).",
-        subcommands: [BenchEncode.self, BenchSgemm.self])
+        subcommands: [BenchEncode.self, BenchSgemm.self, BenchMPI.self])
 }
 
 struct BenchEncode: ParsableCommand {

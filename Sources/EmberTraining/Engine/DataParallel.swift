@@ -40,13 +40,13 @@ extension GradCacheEngine {
     func guideColumns(_ batch: TokenizedBatch) throws -> [Matrix]? {
         guard let guide else { return nil }
         guard communicator.size > 1 else { return try batch.texts.map { try guide.embed($0) } }
-        return try Profiler.measure("gather guide") {
-            try batch.texts.map { texts in
-                let own = try guide.embed(Array(texts[communicator.shard(texts.count)]))
-                let whole = gather(own.values.map { Float($0) }, rows: texts.count, cols: guide.model.embeddingDimension)
-                guide.remember(texts, whole)
-                return whole
+        return try batch.texts.map { texts in
+            let own = try guide.embed(Array(texts[communicator.shard(texts.count)]))
+            let whole = Profiler.measure("gather guide") {
+                gather(own.values.map { Float($0) }, rows: texts.count, cols: guide.model.embeddingDimension)
             }
+            guide.remember(texts, whole)
+            return whole
         }
     }
 }
