@@ -31,6 +31,7 @@ extension GradCacheEngine {
     /// `own` is this rank's shard of a `rows` × `cols` matrix, row-major; returns the whole matrix.
     func gather(_ own: [Float], rows: Int, cols: Int) -> Matrix {
         let counts = (0..<communicator.size).map { communicator.shard(rows, rank: $0).count * cols }
+        gatheredBytes += rows * cols * 4
         return Matrix(rows: rows, cols: cols, values: communicator.allGather(own, counts: counts).map(Double.init))
     }
 
@@ -56,12 +57,35 @@ extension Trainer {
     /// A parameter takes part if any rank has a gradient for it (a rank with an empty shard has none):
     /// the set is agreed first so that every rank makes the same calls, and a parameter no rank touched
     /// keeps no gradient, which the optimiser skips — as in one process.
-    func allReduceGradients(_ parameters: [Parameter]) {
+    ///
+    /// The word embeddings are half of MiniLM's parameters, but a step touches only the rows of the
+    /// tokens in its batch, and every rank knows the whole batch: `wordRows` (sorted token ids of the
+    /// step's global batch) are packed, summed and unpacked, and the other rows — zero on every rank —
+    /// never travel. For a batch of 128 pairs that is ≈ 1,500 of 30,522 rows: the all-reduce carries
+    /// ≈ 46 MB instead of 90 MB.
+    /// Returns the bytes all-reduced (each rank's buffer).
+    @discardableResult
+    func allReduceGradients(_ parameters: [Parameter], wordRows: [Int32]) -> Int {
         let communicator = engine.communicator
-        guard communicator.size > 1 else { return }
+        guard communicator.size > 1 else { return 0 }
+        var bytes = 0
         var touched = parameters.map { $0.hasGrad ? Float(1) : 0 }
         communicator.allReduceSum(&touched, count: touched.count)
-        for (p, t) in zip(parameters, touched) where t > 0 { communicator.allReduceSum(p.grad.pointer, count: p.count) }
+        let word = model.encoder.weights.embeddings.wordEmbeddings
+        for (p, t) in zip(parameters, touched) where t > 0 {
+            guard p === word else {
+                communicator.allReduceSum(p.grad.pointer, count: p.count)
+                bytes += p.count * 4
+                continue
+            }
+            let width = p.shape[1], g = p.grad.pointer
+            var packed = [Float](repeating: 0, count: wordRows.count * width)
+            for (i, row) in wordRows.enumerated() { for j in 0..<width { packed[i * width + j] = g[Int(row) * width + j] } }
+            communicator.allReduceSum(&packed, count: packed.count)
+            for (i, row) in wordRows.enumerated() { for j in 0..<width { g[Int(row) * width + j] = packed[i * width + j] } }
+            bytes += packed.count * 4
+        }
+        return bytes
     }
 
     /// Collective check that every rank holds bit-identical weights (a 64-bit hash of every value,

@@ -73,6 +73,9 @@ public final class GradCacheEngine {
     private var workerModels: [SentenceModel] = []
     /// What the last step did: mini-batches kept and replayed (for logs and tests).
     public private(set) var lastStepKept = 0, lastStepReplayed = 0
+    /// Bytes of embeddings all-gathered since the trainer last reset it (the whole matrices every rank ends
+    /// up holding, the guide's included; 0 in a world of one).
+    public internal(set) var gatheredBytes = 0
 
     /// The default activation budget: 1/16 of physical memory, at most 448 MiB — chosen so that cached
     /// training's peak RSS stays below sentence-transformers' at every batch size measured (bench/perf.sh)

@@ -22,6 +22,8 @@ public struct StepMetrics {
     /// Tokens the step embedded and its useful GFLOP (`StepResult`): the benchmark's achieved rate.
     public var tokens = 0
     public var gigaflops = 0.0
+    /// Data-parallel runs: bytes all-gathered (embeddings) and all-reduced (gradients) in this step.
+    public var gatheredBytes = 0, allReducedBytes = 0
 
     /// The metrics JSON line (cli.md: step, epoch, loss, per-dim losses, lr, grad_norm, pairs_per_s, seconds;
     /// `skipped` and `skipped_steps` when `--skip-nonfinite` skipped steps).
@@ -31,6 +33,10 @@ public struct StepMetrics {
                                      "pairs_per_s": (pairsPerSecond * 100).rounded() / 100, "seconds": (seconds * 1000).rounded() / 1000]
         if !components.isEmpty { object["losses"] = components }
         if tokens > 0 { object["tokens"] = tokens; object["gflop"] = (gigaflops * 1000).rounded() / 1000 }
+        if gatheredBytes + allReducedBytes > 0 {
+            object["gathered_mb"] = (Double(gatheredBytes) / 1e3).rounded() / 1e3
+            object["allreduced_mb"] = (Double(allReducedBytes) / 1e3).rounded() / 1e3
+        }
         if skipped { object["skipped"] = true }
         if skippedSteps > 0 { object["skipped_steps"] = skippedSteps }
         return JSONOutput.string(object)   // a non-finite loss of a skipped step is null
@@ -114,10 +120,11 @@ public final class Trainer {
             var loss = 0.0, components: [String: Double] = [:], pairs = 0, tokens = 0, flops = 0.0
             // The dropout stream of a micro-batch is keyed by its run-wide index.
             let microStepBase = plan.firstMicroStep(of: completedSteps)
-            var badRows: [Int] = []
+            var badRows: [Int] = [], tokenIds = Set<Int32>()
             for (k, batch) in micro.enumerated() {
-                let result = try engine.step(self.batch(rows: batch.rows), step: microStepBase + k,
-                                             gradientScale: 1 / Float(micro.count))
+                let tokenized = self.batch(rows: batch.rows)
+                if engine.communicator.size > 1 { for column in tokenized.columns { for ids in column { tokenIds.formUnion(ids) } } }
+                let result = try engine.step(tokenized, step: microStepBase + k, gradientScale: 1 / Float(micro.count))
                 loss += result.loss / Double(micro.count)
                 for (key, value) in result.components { components[key, default: 0] += value / Double(micro.count) }
                 pairs += batch.rows.count
@@ -125,7 +132,9 @@ public final class Trainer {
                 flops += result.usefulFlops
                 if !result.loss.isFinite { badRows += batch.rows }
             }
-            Profiler.measure("all-reduce gradients") { allReduceGradients(parameters) }
+            let allReduced = Profiler.measure("all-reduce gradients") { allReduceGradients(parameters, wordRows: tokenIds.sorted()) }
+            let gathered = engine.gatheredBytes
+            engine.gatheredBytes = 0
             let lr = schedule.learningRate(step: completedSteps, totalSteps: plan.count, warmupSteps: warmupSteps,
                                            peak: configuration.learningRate)
             let norm = Profiler.measure("clip") { clipGradientNorm(parameters, maxNorm: configuration.maxGradNorm) }
@@ -150,7 +159,8 @@ public final class Trainer {
                                    components: components, learningRate: lr, gradNorm: norm,
                                    skipped: skipped, skippedSteps: skippedSteps,
                                    pairsPerSecond: Double(pairs) / max(elapsed, 1e-9),
-                                   seconds: Date().timeIntervalSince(start), tokens: tokens, gigaflops: flops / 1e9))
+                                   seconds: Date().timeIntervalSince(start), tokens: tokens, gigaflops: flops / 1e9,
+                                   gatheredBytes: gathered, allReducedBytes: allReduced))
             if let every = configuration.saveSteps, completedSteps % every == 0, completedSteps < plan.count {
                 try checkRanksAgree()
                 try checkpoint(completedSteps)
