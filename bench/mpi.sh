@@ -54,6 +54,8 @@ seconds = [batch / s["pairs_per_s"] for s in timed]
 r = {"config": id, "layout": layout, "status": int(status), "batch": batch, "timed_steps": len(timed),
      "pairs_per_s": round(batch / (sum(seconds) / len(seconds)), 2) if seconds else None,
      "step_seconds": round(sum(seconds) / len(seconds), 3) if seconds else None,
+     "allreduced_mb": round(sum(s.get("allreduced_mb", 0) for s in timed) / len(timed), 2) if timed else None,
+     "gathered_mb": round(sum(s.get("gathered_mb", 0) for s in timed) / len(timed), 3) if timed else None,
      "peak_rss_mb": [round(int(open(f).read().split()[-1]) / 1024) for f in sorted(glob.glob(f"{d}/rss.*"))]}
 profile = {}
 for line in open(f"{d}/stderr"):
@@ -89,19 +91,17 @@ header = json.loads(raw[8:8 + struct.unpack("<Q", raw[:8])[0]])
 trained = sum(v["data_offsets"][1] - v["data_offsets"][0] for k, v in header.items() if k != "__metadata__" and not k.startswith("pooler"))
 R = {(r["config"], r["layout"]): r for r in map(lambda f: json.load(open(f)), glob.glob(f"{out}/*.*.json"))}
 C = json.load(open(f"{out}/collectives.json"))
-print(f"\ngradients all-reduced per step: {trained / 1e6:.1f} MB ({trained // 4:,} trained parameters)")
+print(f"\ntrained parameters: {trained // 4:,} ({trained / 1e6:.1f} MB; the word embeddings' untouched rows are not all-reduced)")
 print(f"alone (ember bench mpi, 2 ranks): all-reduce of {C['allreduce_mb']} MB {C['allreduce_s'] * 1000:.1f} ms, all-gather of {C['allgather_mb']} MB {C['allgather_s'] * 1000:.1f} ms")
 print("rank 0's time in a collective includes waiting there for the other rank to finish its share of the step")
-print("| configuration | 1 process × 2 workers | 2 ranks × 1 worker | ratio | peak RSS 1×2 | peak RSS per rank | step (2 ranks) | embeddings gathered / step | rank 0 in all-gathers / step | in all-reduce / step | loss stage (each rank) / step |")
-print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+print("| configuration | 1 process × 2 workers | 2 ranks × 1 worker | ratio | peak RSS 1×2 | peak RSS per rank | step (2 ranks) | gathered / step | all-reduced / step | rank 0 in all-gathers / step | in all-reduce / step | loss stage (each rank) / step |")
+print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for c in ["mnrl-32", "cmnrl-128", "mgist-128", "cmnrl-2048"]:
     a, b, p = R.get((c, "1x2")), R.get((c, "2x1")), R.get((c, "2x1-profile"))
     if not a or not b: continue
-    columns = 2 * (2 if "gist" in c else 1)
-    gathered = columns * a["batch"] * 384 * 4
     s = (p or {}).get("per_step_seconds", {})
     ag = s.get("gather embeddings", 0) + s.get("gather guide", 0)
     print(f"| {c} | {a['pairs_per_s']} pairs/s | {b['pairs_per_s']} pairs/s | {b['pairs_per_s'] / a['pairs_per_s']:.2f}× | "
-          f"{a['peak_rss_mb'][0]:,} MB | {', '.join(f'{x:,}' for x in b['peak_rss_mb'])} MB | {b['step_seconds']:.2f} s | {gathered / 1e6:.2f} MB | "
+          f"{a['peak_rss_mb'][0]:,} MB | {', '.join(f'{x:,}' for x in b['peak_rss_mb'])} MB | {b['step_seconds']:.2f} s | {b.get('gathered_mb') or 0:.2f} MB | {b.get('allreduced_mb') or 0:.1f} MB | "
           f"{ag * 1000:.1f} ms | {s.get('all-reduce gradients', 0) * 1000:.1f} ms | {s.get('stage 2: loss', 0) * 1000:.1f} ms |")
 EOF
