@@ -8,7 +8,7 @@
 # Per configuration and layout: pairs/s = batch / mean step time of the timed steps (the first step is a
 # warm-up and is discarded; step time = batch / the step's logged pairs_per_s, OUTPUT/metrics.jsonl);
 # peak RSS per process (`/usr/bin/time -f %M` around each rank). A third, profiled 2-rank run
-# (EMBER_PROFILE=1) gives rank 0's time per step in the collectives: the embeddings' (and guide's)
+# (EMBER_PROFILE=1) gives rank 0's time per step (totals over all steps, warm-up included, ÷ steps) in the collectives: the embeddings' (and guide's)
 # all-gather and the gradient all-reduce. Bytes per step are computed from the shapes: embeddings
 # columns × batch × 384 × 4 (GIST: twice, the guide's too), gradients 4 × trained parameters.
 # Results: bench/results/mpi/<config>.<layout>.json and the table printed at the end.
@@ -98,7 +98,8 @@ print("| configuration | 1 process × 2 workers | 2 ranks × 1 worker | ratio | 
 print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 for c in ["mnrl-32", "cmnrl-128", "mgist-128", "cmnrl-2048"]:
     a, b, p = R.get((c, "1x2")), R.get((c, "2x1")), R.get((c, "2x1-profile"))
-    if not a or not b: continue
+    if not a or not b or not a["pairs_per_s"] or not b["pairs_per_s"]:
+        print(f"| {c} | failed or missing: see {out}/{c}.*.json |"); continue
     s = (p or {}).get("per_step_seconds", {})
     ag = s.get("gather embeddings", 0) + s.get("gather guide", 0)
     print(f"| {c} | {a['pairs_per_s']} pairs/s | {b['pairs_per_s']} pairs/s | {b['pairs_per_s'] / a['pairs_per_s']:.2f}× | "

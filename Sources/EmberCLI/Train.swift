@@ -76,7 +76,15 @@ struct Train: ParsableCommand {
 
     func run() throws {
         keepFreedMemoryForReuse()
-        let world = try Communicator.world()   // a world of one unless mpirun started this process
+        let world: Communicator
+        do { world = try Communicator.world() } catch {   // a world of one unless mpirun started this process
+            // Loading MPI fails per host (a machine without Open MPI): every rank that fails says so.
+            if let rank = Communicator.launchRank, rank != 0, let (message, code) = EmberMain.describe(error) {
+                StandardError.write("error: rank \(rank): \(message)\n")
+                Foundation.exit(code)
+            }
+            throw error
+        }
         guard Communicator.active != nil else { return try train(job: nil) }
         let job = RankedJob(world: world)
         job.run { try train(job: job) }

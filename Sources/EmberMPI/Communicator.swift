@@ -38,13 +38,34 @@ public final class Communicator: @unchecked Sendable {
     /// The rank mpirun gave this process, read from its environment (before MPI is initialised).
     public static var launchRank: Int? { getenv("OMPI_COMM_WORLD_RANK").flatMap { Int(String(cString: $0)) } }
 
+    /// A variable other launchers set when they start several processes (MPICH's and Intel MPI's mpiexec:
+    /// PMI_SIZE; Slurm's srun: SLURM_STEP_NUM_TASKS), with its value, when it says more than one.
+    public static var otherLauncher: String? {
+        for name in ["PMI_SIZE", "SLURM_STEP_NUM_TASKS"] {
+            if let value = getenv(name).map({ String(cString: $0) }), let n = Int(value), n > 1 { return "\(name)=\(value)" }
+        }
+        return nil
+    }
+
     /// This process's world: under mpirun, MPI loaded and initialised (once); otherwise `.single`.
+    /// Several processes started by another launcher are refused: each would train alone and write the
+    /// same files.
     public static func world() throws -> Communicator {
         if let active { return active }
-        guard launchedByMPIRun else { return .single }
+        guard launchedByMPIRun else {
+            if let variable = otherLauncher {
+                throw EmberError("this process is one of several (\(variable)) started by a launcher other than Open MPI's mpirun; Ember trains data-parallel only under Open MPI's mpirun (mpirun -np N ember train …)")
+            }
+            return .single
+        }
         let mpi = try OpenMPI.load()
         var provided: Int32 = 0
         mpi.check(mpi.initThread(nil, nil, Int32(MPI_THREAD_FUNNELED), &provided), "MPI_Init_thread")
+        // Ember's worker threads run beside the one thread that calls MPI: that is MPI_THREAD_FUNNELED.
+        guard provided >= Int32(MPI_THREAD_FUNNELED) else {
+            _ = mpi.finalize()
+            throw EmberError("Open MPI provides thread level \(provided), below MPI_THREAD_FUNNELED, which Ember's worker threads need")
+        }
         var rank: Int32 = 0, size: Int32 = 0
         mpi.check(mpi.commRank(mpi.world, &rank), "MPI_Comm_rank")
         mpi.check(mpi.commSize(mpi.world, &size), "MPI_Comm_size")

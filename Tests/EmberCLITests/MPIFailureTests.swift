@@ -111,6 +111,31 @@ final class MPIFailureTests: XCTestCase {
         XCTAssertNotEqual(kill(survivor, 0) == 0 && !isZombie(survivor), true, "rank 0 (pid \(survivor)) outlived the job")
     }
 
+    func testSeveralProcessesFromAnotherLauncherAreRefused() throws {
+        // MPICH's mpiexec and Slurm's srun start N copies with these set: each copy alone would train and
+        // write the same OUTPUT. Ember refuses instead.
+        let dir = try temporaryFolder()
+        let data = dir.appendingPathComponent("triplets.jsonl")
+        try writeTriplets(data)
+        for variable in ["PMI_SIZE", "SLURM_STEP_NUM_TASKS"] {
+            let process = Process()
+            process.executableURL = emberExecutable()
+            process.arguments = ["train", "--model", CLITests.tinyBert, "--data", data.path, "--output", dir.appendingPathComponent("out").path]
+            var environment = ProcessInfo.processInfo.environment
+            environment[variable] = "2"
+            process.environment = environment
+            let err = Pipe()
+            process.standardError = err
+            try process.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 1, text)
+            XCTAssertEqual(text.split(separator: "\n").count, 1, text)
+            XCTAssertTrue(text.hasPrefix("error: this process is one of several (\(variable)=2) started by a launcher other than Open MPI's mpirun"), text)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out").path))
+        }
+    }
+
     /// The `ember` processes started under mpirun `pid`, by their rank (OMPI_COMM_WORLD_RANK).
     func rankProcesses(of pid: Int32) -> [Int: Int32] {
         var found: [Int: Int32] = [:]

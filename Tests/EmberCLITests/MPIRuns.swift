@@ -71,10 +71,10 @@ extension XCTestCase {
 
     func minilm() throws -> String { try MiniLMFolder.require().path }
 
-    /// `steps` optimiser steps of batch 7 (shards 3–4 on 2 ranks, 2–3 on 3), dropout 0.1, a checkpoint
+    /// `steps` optimiser steps of batch 7 by default (shards 3–4 on 2 ranks, 2–3 on 3), dropout 0.1, a checkpoint
     /// every `saveSteps`.
-    func common(_ data: URL, steps: Int = 2, saveSteps: Int = 1) throws -> [String] {
-        ["train", "--model", try minilm(), "--data", data.path, "--batch-size", "7", "--max-steps", "\(steps)", "--save-steps", "\(saveSteps)",
+    func common(_ data: URL, steps: Int = 2, saveSteps: Int = 1, batch: Int = 7) throws -> [String] {
+        ["train", "--model", try minilm(), "--data", data.path, "--batch-size", "\(batch)", "--max-steps", "\(steps)", "--save-steps", "\(saveSteps)",
          "--lr", "1e-4", "--warmup-steps", "0", "--dropout", "0.1", "--seed", "3"]
     }
 }

@@ -14,17 +14,23 @@ final class MPITrainingTests: XCTestCase {
     /// Trains with `extra` alone and on 2 and 3 ranks; the N-rank weights must equal the single process's
     /// within 1e-5 relative per tensor (measured: ≤ 3.3e-8), and differ from it by less than 1% of what the
     /// two steps changed (measured: ≤ 8.2e-5) — a wrong row, mask or shard moves the weights by O(100%).
-    func assertRanksTrainLikeOneProcess(_ extra: [String], file: StaticString = #filePath, line: UInt = #line) throws {
+    /// Each step's loss and gradient norm (before clipping) agree too: a gradient scaled by N — a double
+    /// all-reduce, a rank back-propagating every row — would pass the weight comparison under AdamW and
+    /// clipping, but not this.
+    func assertRanksTrainLikeOneProcess(_ extra: [String], batch: Int = 7, ranks rankCounts: [Int] = [2, 3],
+                                        file: StaticString = #filePath, line: UInt = #line) throws {
         let dir = try temporaryFolder()
         let data = dir.appendingPathComponent("triplets.jsonl")
         try writeTriplets(data)
-        let arguments = try common(data) + extra
+        let arguments = try common(data, batch: batch) + extra
         let single = dir.appendingPathComponent("single")
         let r = try ember(arguments + ["--output", single.path])
         XCTAssertEqual(r.status, 0, r.stderr, file: file, line: line)
         let base = try readF32Tensors(URL(fileURLWithPath: try minilm()).appendingPathComponent("model.safetensors"))
         let expected = try readF32Tensors(single.appendingPathComponent("model.safetensors"))
-        for ranks in [2, 3] {
+        let expectedSteps = try steps(single)
+        XCTAssertEqual(expectedSteps.count, 2, file: file, line: line)
+        for ranks in rankCounts {
             let out = dir.appendingPathComponent("ranks\(ranks)")
             let result = try runMPI(ranks, arguments + ["--output", out.path])
             XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
@@ -34,6 +40,12 @@ final class MPITrainingTests: XCTestCase {
             XCTAssertEqual(files(out), files(single), "only rank 0 writes, and what one process writes", file: file, line: line)
             let state = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("checkpoint-1/trainer_state.json"))) as! [String: Any]
             XCTAssertEqual(state["world_size"] as? Int, ranks, file: file, line: line)
+            let gotSteps = try steps(out)
+            XCTAssertEqual(gotSteps.count, expectedSteps.count, file: file, line: line)
+            for (a, b) in zip(gotSteps, expectedSteps) {
+                XCTAssertEqual(a.loss, b.loss, accuracy: 1e-5 * abs(b.loss), "\(ranks) ranks: loss", file: file, line: line)
+                XCTAssertEqual(a.gradNorm, b.gradNorm, accuracy: 1e-5 * abs(b.gradNorm), "\(ranks) ranks: grad_norm", file: file, line: line)
+            }
             let got = try readF32Tensors(out.appendingPathComponent("model.safetensors"))
             XCTAssertEqual(Set(got.keys), Set(expected.keys), file: file, line: line)
             var difference = 0.0, update = 0.0
@@ -53,6 +65,15 @@ final class MPITrainingTests: XCTestCase {
         }
     }
 
+    /// (loss, grad_norm) of each step in OUTPUT/metrics.jsonl.
+    func steps(_ output: URL) throws -> [(loss: Double, gradNorm: Double)] {
+        try String(contentsOf: output.appendingPathComponent("metrics.jsonl"), encoding: .utf8).split(separator: "\n").compactMap { line in
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            guard let loss = object["loss"] as? Double, let norm = object["grad_norm"] as? Double else { return nil }
+            return (loss, norm)
+        }
+    }
+
     func testCachedMNRLWithAHardNegativeColumn() throws {
         try assertRanksTrainLikeOneProcess(["--mini-batch-size", "2"])
     }
@@ -68,5 +89,12 @@ final class MPITrainingTests: XCTestCase {
 
     func testPlainMNRLGoesThroughTheSameGather() throws {
         try assertRanksTrainLikeOneProcess(["--columns", "anchor,positive"])
+    }
+
+    /// Batch 2 on 3 ranks: one rank embeds nothing of each micro-batch (it still takes part in every
+    /// collective, and its gradients, none, count as zeros); with gradient accumulation over 2 micro-batches
+    /// and GradCache mini-batches cut by a token budget.
+    func testARankWithAnEmptyShardWithAccumulationAndTokenBudget() throws {
+        try assertRanksTrainLikeOneProcess(["--gradient-accumulation-steps", "2", "--mini-batch-tokens", "16"], batch: 2, ranks: [3])
     }
 }

@@ -105,24 +105,40 @@ extension Trainer {
     }
 
     /// What the ranks must share to compute one run between them, hashed: the configuration, the loss and
-    /// its options, the data rows, the prompts, the step to start from and the starting weights (the
-    /// guide's too). `ember train` compares it across ranks before the first step, so ranks started with
-    /// other flags or files (mpirun's `-np 1 … : -np 1 …` form, a stale copy on one host) are refused
-    /// instead of exchanging mismatched buffers.
+    /// its options, the data rows and their token ids (which covers the tokenizer, its vocabulary,
+    /// lowercasing and max_seq_length), the model's and the guide's config, pooling and normalisation, the
+    /// prompts, the step to start from, the starting weights and the optimiser's moments. `ember train`
+    /// compares it across ranks before the first step, so ranks started with other flags or files (mpirun's
+    /// `-np 1 … : -np 1 …` form, a stale copy on one host) are refused instead of exchanging buffers that do
+    /// not match — the word-embedding all-reduce, for one, is sized by the step's token ids.
     public func runFingerprint() -> [UInt8] {
         var hash = FNV64()
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         hash.add(Array((try? encoder.encode(configuration)) ?? Data()))
         hash.add(Array(lossSignature.utf8))
-        hash.add([UInt8](repeating: 0, count: 1))
-        for row in data.rows {
-            for text in row { hash.add(Array(text.utf8)); hash.add([0]) }
-            hash.add([1])
+        func describe(_ m: SentenceModel) {
+            hash.add(Array("\(m.encoder.config)|\(m.pooling)|\(m.normalize)|\(m.maxSequenceLength)|\(m.lowercaseInput)".utf8))
+        }
+        describe(model)
+        for (row, ids) in zip(data.rows, tokenized) {
+            for (text, tokens) in zip(row, ids) {
+                hash.add(Array(text.utf8))
+                hash.add(tokens)
+            }
+            hash.add([UInt8(1)])
         }
         for n in [completedSteps, plan.count] + engine.promptLengths { hash.add(withUnsafeBytes(of: Int64(n).littleEndian) { Array($0) }) }
         hash.add(model.parameters)
-        if let guide = engine.guide { hash.add(guide.model.parameters) }
+        for (name, tensor) in optimizer.stateTensors().sorted(by: { $0.key < $1.key }) {
+            hash.add(Array(name.utf8))
+            hash.add(tensor.data)
+        }
+        if let guide = engine.guide {
+            describe(guide.model)
+            for text in data.rows.prefix(64).joined() { hash.add(guide.model.tokenize(text)) }   // its tokenizer
+            hash.add(guide.model.parameters)
+        }
         return hash.bytes
     }
 }
@@ -137,10 +153,17 @@ struct FNV64 {
 
     /// Every value's bit pattern, a word at a time (22.7 M values of MiniLM in ≈ 20 ms).
     mutating func add(_ parameters: [Parameter]) {
-        for p in parameters {
-            let v = p.value.pointer
-            for i in 0..<p.count { state = (state ^ UInt64(v[i].bitPattern)) &* 0x0000_0100_0000_01b3 }
-        }
+        for p in parameters { add(p.value) }
+    }
+
+    mutating func add(_ ids: [Int32]) {
+        for id in ids { state = (state ^ UInt64(UInt32(bitPattern: id))) &* 0x0000_0100_0000_01b3 }
+        state = (state ^ 0xff) &* 0x0000_0100_0000_01b3   // the end of the sequence
+    }
+
+    mutating func add(_ values: FloatBuffer) {
+        let v = values.pointer
+        for i in 0..<values.count { state = (state ^ UInt64(v[i].bitPattern)) &* 0x0000_0100_0000_01b3 }
     }
 
     var bytes: [UInt8] { withUnsafeBytes(of: state.littleEndian) { Array($0) } }
