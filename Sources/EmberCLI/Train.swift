@@ -241,7 +241,8 @@ struct Train: ParsableCommand {
         Profiler.report()
         if let g = guideEmbedder, let guideCache { try g.save(to: URL(fileURLWithPath: guideCache)) }
         if let g = guideEmbedder {
-            StandardError.write("guide cache: \(g.cachedTexts) texts, \(g.hits) hits, \(g.misses) misses\n")
+            // Under mpirun the counts are rank 0's lookups (its shards); the cache also holds the others' rows.
+            StandardError.write("guide cache\(job == nil ? "" : " on rank 0"): \(g.cachedTexts) texts, \(g.hits) hits, \(g.misses) misses\n")
         }
         StandardError.write("saved \(outputURL.path)\(trainer.skippedSteps > 0 ? " (\(trainer.skippedSteps) non-finite steps skipped)" : "")\n")
         let final = try evaluate(step: trainer.completedSteps)
