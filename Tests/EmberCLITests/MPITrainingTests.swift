@@ -12,8 +12,8 @@ final class MPITrainingTests: XCTestCase {
     }
 
     /// Trains with `extra` alone and on 2 and 3 ranks; the N-rank weights must equal the single process's
-    /// within 1e-5 relative per tensor (measured: ≤ 3.3e-8), and differ from it by less than 1% of what the
-    /// two steps changed (measured: ≤ 8.2e-5) — a wrong row, mask or shard moves the weights by O(100%).
+    /// within 1e-5 relative per tensor (measured: ≤ 8.7e-8), and differ from it by less than 1% of what the
+    /// two steps changed (measured: ≤ 5.1e-5) — a wrong row, mask or shard moves the weights by O(100%).
     /// Each step's loss and gradient norm (before clipping) agree too: a gradient scaled by N — a double
     /// all-reduce, a rank back-propagating every row — would pass the weight comparison under AdamW and
     /// clipping, but not this.
@@ -43,8 +43,10 @@ final class MPITrainingTests: XCTestCase {
             let gotSteps = try steps(out)
             XCTAssertEqual(gotSteps.count, expectedSteps.count, file: file, line: line)
             for (a, b) in zip(gotSteps, expectedSteps) {
-                XCTAssertEqual(a.loss, b.loss, accuracy: 1e-5 * abs(b.loss), "\(ranks) ranks: loss", file: file, line: line)
-                XCTAssertEqual(a.gradNorm, b.gradNorm, accuracy: 1e-5 * abs(b.gradNorm), "\(ranks) ranks: grad_norm", file: file, line: line)
+                // Step 1's loss is bit-identical; step 2's moves with step 1's ≤ 1e-7 weight differences, most under
+                // GIST's temperature (measured: loss ≤ 2.6e-6, grad_norm ≤ 7.7e-7 relative). A scaling bug is O(1).
+                XCTAssertEqual(a.loss, b.loss, accuracy: 1e-4 * abs(b.loss), "\(ranks) ranks: loss", file: file, line: line)
+                XCTAssertEqual(a.gradNorm, b.gradNorm, accuracy: 1e-4 * abs(b.gradNorm), "\(ranks) ranks: grad_norm", file: file, line: line)
             }
             let got = try readF32Tensors(out.appendingPathComponent("model.safetensors"))
             XCTAssertEqual(Set(got.keys), Set(expected.keys), file: file, line: line)
