@@ -85,19 +85,6 @@ enum StandardOutput {
     }
 }
 
-/// Standard error through write(2); a failure to write there has nowhere to be reported and is ignored.
-enum StandardError {
-    static func write(_ text: String) {
-        let data = Array(text.utf8)
-        var offset = 0
-        while offset < data.count {
-            let n = data.withUnsafeBytes { Foundation.write(STDERR_FILENO, $0.baseAddress! + offset, data.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
-        }
-    }
-}
 
 /// `--batch-size` of encode/evaluate: checked before anything is allocated.
 func checkBatchSize(_ batchSize: Int) throws {

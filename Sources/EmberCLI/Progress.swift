@@ -1,3 +1,4 @@
+import EmberCore
 import Foundation
 
 /// Progress of a long command on stderr (train, encode, evaluate).

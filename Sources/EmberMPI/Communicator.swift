@@ -85,33 +85,31 @@ public final class Communicator: @unchecked Sendable {
     public func allGather(_ local: [Float], counts: [Int]) -> [Float] {
         precondition(counts.count == size && counts[rank] == local.count, "allGather: counts do not match")
         guard let mpi, size > 1 else { return local }
-        var displacements = [Int32](), offset = 0
-        for c in counts { displacements.append(Int32(offset)); offset += c }
-        precondition(offset <= Int(Int32.max), "allGather: more than 2³¹ values")
-        var out = [Float](repeating: 0, count: offset)
-        let counts32 = counts.map { Int32($0) }
-        local.withUnsafeBytes { send in
-            out.withUnsafeMutableBytes { receive in
-                mpi.check(mpi.allgatherv(send.baseAddress ?? UnsafeRawPointer(bitPattern: 8), Int32(local.count), mpi.float,
-                                         receive.baseAddress, counts32, displacements, mpi.float, mpi.world), "MPI_Allgatherv")
-            }
-        }
-        return out
+        return allGatherV(mpi, local, counts: counts, type: mpi.float)
     }
 
     /// Every rank's `local` bytes, indexed by rank (each rank passes the same number of bytes).
     public func allGather(bytes local: [UInt8]) -> [[UInt8]] {
         guard let mpi, size > 1 else { return [local] }
-        var out = [UInt8](repeating: 0, count: local.count * size)
-        let counts = [Int32](repeating: Int32(local.count), count: size)
-        let displacements = (0..<size).map { Int32($0 * local.count) }
+        let out = allGatherV(mpi, local, counts: [Int](repeating: local.count, count: size), type: mpi.byte)
+        return (0..<size).map { Array(out[($0 * local.count)..<(($0 + 1) * local.count)]) }
+    }
+
+    /// MPI_Allgatherv of `local` (counts[r] elements of `type` from rank r) into one array in rank order.
+    private func allGatherV<T: Numeric>(_ mpi: OpenMPI, _ local: [T], counts: [Int], type: MPI_Datatype) -> [T] {
+        var displacements = [Int32](), offset = 0
+        for c in counts { displacements.append(Int32(offset)); offset += c }
+        precondition(offset <= Int(Int32.max), "allGather: more than 2³¹ values")
+        var out = [T](repeating: 0, count: offset)
+        let counts32 = counts.map { Int32($0) }
         local.withUnsafeBytes { send in
             out.withUnsafeMutableBytes { receive in
-                mpi.check(mpi.allgatherv(send.baseAddress, Int32(local.count), mpi.byte, receive.baseAddress,
-                                         counts, displacements, mpi.byte, mpi.world), "MPI_Allgatherv")
+                // An empty send buffer still needs a non-null address.
+                mpi.check(mpi.allgatherv(send.baseAddress ?? UnsafeRawPointer(bitPattern: 8), Int32(local.count), type,
+                                         receive.baseAddress, counts32, displacements, type, mpi.world), "MPI_Allgatherv")
             }
         }
-        return (0..<size).map { Array(out[($0 * local.count)..<(($0 + 1) * local.count)]) }
+        return out
     }
 
     /// Sums `count` floats at `buffer` over all ranks, in place: afterwards every rank holds the same sum.

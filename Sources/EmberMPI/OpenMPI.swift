@@ -58,23 +58,9 @@ struct OpenMPI: @unchecked Sendable {
     /// is reached only if a user installed another handler through MCA parameters.
     func check(_ status: Int32, _ call: String) {
         if status != MPI_SUCCESS {
-            StandardErrorLine.write("error: \(call) failed with MPI error \(status)")
+            StandardError.write("error: \(call) failed with MPI error \(status)\n")
             _ = abort(world, 1)
             exit(1)
-        }
-    }
-}
-
-/// One line on stderr through write(2) (this target sits below the CLI's output helpers).
-enum StandardErrorLine {
-    static func write(_ line: String) {
-        let bytes = Array((line + "\n").utf8)
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(STDERR_FILENO, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
-            offset += n
         }
     }
 }
